@@ -1,0 +1,72 @@
+/// LSTM, PyTorch semantics and gate order (rows i, f, g, o):
+///   i = σ(W_i x + b_ii + R_i h + b_hi)   f, o likewise;  g = tanh(W_g x + b_ig + R_g h + b_hg)
+///   c' = f ⊙ c + i ⊙ g;   h' = o ⊙ tanh(c')
+///
+/// Panel per 16-unit block: 4 bias vectors (b_ih + b_hh for i, f, g, o), then
+/// input_size + hidden_size columns of 4 vectors (x columns first, then h).
+/// State per stream: h, c, and h' (written while h is still being read).
+enum LSTMCell {
+    static let gates = 4
+    static let stateVectors = 3
+
+    static func packedBytes(_ d: RecurrentDescription) throws(RecurError) -> Int {
+        try checkedProduct(blockCount(d.hiddenSize), 1 + d.inputSize + d.hiddenSize, gates, lanes, 4)
+    }
+
+    static func pack(_ d: RecurrentDescription, into panels: UnsafeMutablePointer<Float>) {
+        packRecurrent(d, gates: gates, into: panels, biasVectors: gates) { bias, row, gate in
+            // one combined bias per gate
+            bias(gate, (d.biasIH?[row] ?? 0) + (d.biasHH?[row] ?? 0))
+        }
+    }
+
+    @inline(__always)
+    static func step(_ plan: LayerPlan, _ panels: UnsafePointer<Vec>, _ x: UnsafePointer<Float>,
+                     _ state: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        let width = plan.paddedWidth
+        let h = state, c = state + width, hNext = state + 2 &* width
+        let inputs = plan.inputSize, hidden = plan.outputSize
+        let panelVectors = (1 &+ inputs &+ hidden) &* gates
+        var panel = panels
+        for b in 0..<plan.blocks {
+            var i = panel[0], f = panel[1], g = panel[2], o = panel[3]
+            accumulate4(&i, &f, &g, &o, panel + gates, x, inputs)
+            accumulate4(&i, &f, &g, &o, panel + gates &* (1 &+ inputs), h, hidden)
+            let cv = UnsafeMutableRawPointer(c + b &* lanes).assumingMemoryBound(to: Vec.self)
+            let cell = sigmoidApprox(f) * cv.pointee + sigmoidApprox(i) * tanhApprox(g)
+            cv.pointee = cell
+            UnsafeMutableRawPointer(hNext + b &* lanes).assumingMemoryBound(to: Vec.self).pointee =
+                sigmoidApprox(o) * tanhApprox(cell)
+            panel += panelVectors
+        }
+        h.update(from: hNext, count: width)
+        return UnsafePointer(h)
+    }
+}
+
+/// Shared packing for LSTM and GRU panels: for each block, `biasVectors`
+/// bias vectors filled by `bias`, then the x columns, then the h columns,
+/// `gates` vectors per column. Gate `g`'s row for unit `u` is g*hidden + u.
+func packRecurrent(_ d: RecurrentDescription, gates: Int, into panels: UnsafeMutablePointer<Float>,
+                   biasVectors: Int,
+                   bias: (_ set: (_ vector: Int, _ value: Float) -> Void, _ row: Int, _ gate: Int) -> Void) {
+    let hidden = d.hiddenSize, inputs = d.inputSize
+    let columns = inputs + hidden
+    let panelFloats = (biasVectors + columns * gates) * lanes
+    for block in 0..<blockCount(hidden) {
+        let panel = panels + block * panelFloats
+        for lane in 0..<min(lanes, hidden - block * lanes) {
+            let unit = block * lanes + lane
+            for gate in 0..<gates {
+                let row = gate * hidden + unit
+                bias({ vector, value in panel[vector * lanes + lane] = value }, row, gate)
+                for k in 0..<inputs {
+                    panel[(biasVectors + k * gates + gate) * lanes + lane] = d.weightIH[row * inputs + k]
+                }
+                for k in 0..<hidden {
+                    panel[(biasVectors + (inputs + k) * gates + gate) * lanes + lane] = d.weightHH[row * hidden + k]
+                }
+            }
+        }
+    }
+}

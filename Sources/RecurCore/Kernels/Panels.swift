@@ -1,0 +1,128 @@
+// The packed weight layout shared by every cell.
+//
+// A layer's output rows are cut into blocks of `lanes` (16) units. For each
+// block the weights of all its gates are stored together as one panel:
+// first one vector of bias per accumulator, then, column by column, one
+// vector per gate holding that column's weights for the block's 16 rows.
+// A step walks each panel once from start to end: it broadcasts x[c] and
+// fuses it into the block's accumulators, so there is no horizontal
+// reduction and the gate non-linearities run on registers. Rows past the
+// layer's true width are zero, which keeps padded state lanes at zero.
+
+/// Number of 16-row blocks covering `width` rows.
+@inline(__always)
+func blockCount(_ width: Int) -> Int { (width + lanes - 1) / lanes }
+
+/// Checked arithmetic for load-time size computations.
+func checkedProduct(_ factors: Int...) throws(RecurError) -> Int {
+    var result = 1
+    for f in factors {
+        let (p, overflow) = result.multipliedReportingOverflow(by: f)
+        guard !overflow else { throw RecurError(.tooLarge, "model size overflows") }
+        result = p
+    }
+    return result
+}
+
+func checkedSum(_ terms: Int...) throws(RecurError) -> Int {
+    var result = 0
+    for t in terms {
+        let (s, overflow) = result.addingReportingOverflow(t)
+        guard !overflow else { throw RecurError(.tooLarge, "model size overflows") }
+        result = s
+    }
+    return result
+}
+
+/// Writes panel vectors: `vector(v)` is the address of the v-th 16-float
+/// vector of a panel.
+struct PanelWriter {
+    let base: UnsafeMutablePointer<Float>
+
+    @inline(__always)
+    func set(vector v: Int, lane: Int, _ value: Float) {
+        base[v &* lanes &+ lane] = value
+    }
+}
+
+/// Fused multiply-accumulate of `count` columns into `n` accumulators:
+/// acc[g] += panel[c * n + g] * column[c] for every c.
+@inline(__always)
+func accumulate4(_ a0: inout Vec, _ a1: inout Vec, _ a2: inout Vec, _ a3: inout Vec,
+                 _ panel: UnsafePointer<Vec>, _ column: UnsafePointer<Float>, _ count: Int) {
+    var q = panel
+    var c = 0
+    // Two columns per iteration into two accumulator sets: eight independent
+    // FMA chains hide the FMA latency.
+    var b0 = Vec(), b1 = Vec(), b2 = Vec(), b3 = Vec()
+    while c &+ 1 < count {
+        let x0 = Vec(repeating: column[c])
+        let x1 = Vec(repeating: column[c &+ 1])
+        a0 = a0.addingProduct(q[0], x0)
+        a1 = a1.addingProduct(q[1], x0)
+        a2 = a2.addingProduct(q[2], x0)
+        a3 = a3.addingProduct(q[3], x0)
+        b0 = b0.addingProduct(q[4], x1)
+        b1 = b1.addingProduct(q[5], x1)
+        b2 = b2.addingProduct(q[6], x1)
+        b3 = b3.addingProduct(q[7], x1)
+        q += 8
+        c &+= 2
+    }
+    if c < count {
+        let x0 = Vec(repeating: column[c])
+        a0 = a0.addingProduct(q[0], x0)
+        a1 = a1.addingProduct(q[1], x0)
+        a2 = a2.addingProduct(q[2], x0)
+        a3 = a3.addingProduct(q[3], x0)
+    }
+    a0 += b0; a1 += b1; a2 += b2; a3 += b3
+}
+
+@inline(__always)
+func accumulate3(_ a0: inout Vec, _ a1: inout Vec, _ a2: inout Vec,
+                 _ panel: UnsafePointer<Vec>, _ column: UnsafePointer<Float>, _ count: Int) {
+    var q = panel
+    var c = 0
+    var b0 = Vec(), b1 = Vec(), b2 = Vec()
+    while c &+ 1 < count {
+        let x0 = Vec(repeating: column[c])
+        let x1 = Vec(repeating: column[c &+ 1])
+        a0 = a0.addingProduct(q[0], x0)
+        a1 = a1.addingProduct(q[1], x0)
+        a2 = a2.addingProduct(q[2], x0)
+        b0 = b0.addingProduct(q[3], x1)
+        b1 = b1.addingProduct(q[4], x1)
+        b2 = b2.addingProduct(q[5], x1)
+        q += 6
+        c &+= 2
+    }
+    if c < count {
+        let x0 = Vec(repeating: column[c])
+        a0 = a0.addingProduct(q[0], x0)
+        a1 = a1.addingProduct(q[1], x0)
+        a2 = a2.addingProduct(q[2], x0)
+    }
+    a0 += b0; a1 += b1; a2 += b2
+}
+
+@inline(__always)
+func accumulate1(_ a0: inout Vec, _ panel: UnsafePointer<Vec>, _ column: UnsafePointer<Float>, _ count: Int) {
+    var q = panel
+    var c = 0
+    var b0 = Vec(), b1 = Vec(), b2 = Vec(), b3 = Vec()
+    while c &+ 3 < count {
+        a0 = a0.addingProduct(q[0], Vec(repeating: column[c]))
+        b1 = b1.addingProduct(q[1], Vec(repeating: column[c &+ 1]))
+        b2 = b2.addingProduct(q[2], Vec(repeating: column[c &+ 2]))
+        b3 = b3.addingProduct(q[3], Vec(repeating: column[c &+ 3]))
+        q += 4
+        c &+= 4
+    }
+    while c < count {
+        b0 = b0.addingProduct(q[0], Vec(repeating: column[c]))
+        q += 1
+        c &+= 1
+    }
+    a0 += (b0 + b1) + (b2 + b3)
+}

@@ -1,0 +1,63 @@
+"""ctypes declarations for librecur (include/recur.h)."""
+import ctypes
+import ctypes.util
+import os
+from pathlib import Path
+
+_here = Path(__file__).resolve().parent
+
+
+def _candidates():
+    env = os.environ.get("RECUR_LIBRARY")
+    if env:
+        yield env
+    yield str(_here / "librecur.so")
+    # A source checkout: bindings/python/recur -> repository root.
+    root = _here.parent.parent.parent
+    yield str(root / ".build" / "release" / "librecur.so")
+    found = ctypes.util.find_library("recur")
+    if found:
+        yield found
+
+
+def _load():
+    errors = []
+    for path in _candidates():
+        if os.path.sep in path and not os.path.exists(path):
+            continue
+        try:
+            return ctypes.CDLL(path)
+        except OSError as exc:  # pragma: no cover - reported below
+            errors.append(f"{path}: {exc}")
+    raise OSError("cannot find librecur.so; build it with `make` or set RECUR_LIBRARY"
+                  + ("".join("\n  " + e for e in errors)))
+
+
+lib = _load()
+
+_p = ctypes.c_void_p
+_size = ctypes.c_size_t
+_float_p = ctypes.POINTER(ctypes.c_float)
+
+for name, restype, argtypes in [
+    ("recur_version", ctypes.c_char_p, []),
+    ("recur_version_number", ctypes.c_int, []),
+    ("recur_status_string", ctypes.c_char_p, [ctypes.c_int]),
+    ("recur_last_error", ctypes.c_char_p, []),
+    ("recur_model_load_file", ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(_p)]),
+    ("recur_model_load_memory", ctypes.c_int, [ctypes.c_char_p, _size, ctypes.POINTER(_p)]),
+    ("recur_model_free", None, [_p]),
+    ("recur_model_input_size", _size, [_p]),
+    ("recur_model_output_size", _size, [_p]),
+    ("recur_stream_create", ctypes.c_int, [_p, ctypes.POINTER(_p)]),
+    ("recur_stream_size", _size, [_p]),
+    ("recur_stream_alignment", _size, []),
+    ("recur_stream_init", ctypes.c_int, [_p, _p, _size, ctypes.POINTER(_p)]),
+    ("recur_stream_free", None, [_p]),
+    ("recur_stream_reset", None, [_p]),
+    ("recur_step", ctypes.c_int, [_p, _float_p, _size, _float_p, _size]),
+    ("recur_run", ctypes.c_int, [_p, _size, _float_p, _size, _float_p, _size]),
+]:
+    fn = getattr(lib, name)
+    fn.restype = restype
+    fn.argtypes = argtypes
