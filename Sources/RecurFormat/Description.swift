@@ -5,6 +5,11 @@ public struct ModelDescription {
     public var inputSize: Int
     public var layers: [LayerDescription]
     public var outputSize: Int { layers.last!.outputSize }
+
+    public init(inputSize: Int, layers: [LayerDescription]) {
+        self.inputSize = inputSize
+        self.layers = layers
+    }
 }
 
 public enum LayerDescription {
@@ -29,6 +34,17 @@ public struct RecurrentDescription {
     public var weightHH: TensorView   // [gates*hidden, hidden]
     public var biasIH: TensorView?    // [gates*hidden]
     public var biasHH: TensorView?    // [gates*hidden]
+
+    public init(name: String, inputSize: Int, hiddenSize: Int, weightIH: TensorView, weightHH: TensorView,
+                biasIH: TensorView?, biasHH: TensorView?) {
+        self.name = name
+        self.inputSize = inputSize
+        self.hiddenSize = hiddenSize
+        self.weightIH = weightIH
+        self.weightHH = weightHH
+        self.biasIH = biasIH
+        self.biasHH = biasHH
+    }
 }
 
 public enum Activation: Int, Sendable {
@@ -42,12 +58,27 @@ public struct DenseDescription {
     public var weight: TensorView     // [output, input]
     public var bias: TensorView?      // [output]
     public var activation: Activation
+
+    public init(name: String, inputSize: Int, outputSize: Int, weight: TensorView, bias: TensorView?,
+                activation: Activation) {
+        self.name = name
+        self.inputSize = inputSize
+        self.outputSize = outputSize
+        self.weight = weight
+        self.bias = bias
+        self.activation = activation
+    }
 }
 
 /// Row-major little-endian float32 elements, possibly unaligned.
 public struct TensorView {
     public let base: UnsafeRawPointer
     public let count: Int
+
+    public init(base: UnsafeRawPointer, count: Int) {
+        self.base = base
+        self.count = count
+    }
 
     @inline(__always)
     public subscript(index: Int) -> Float {

@@ -1,0 +1,128 @@
+# Recur — build, install, demo and tests.
+#
+#   make                      build out/lib/librecur.so and librecur.a
+#   make demo                 forecast the bundled sunspot series through the C API
+#   make test                 every test (Swift, C, Python, AddressSanitizer)
+#   make bench                ns per step for LSTM and GRU at four sizes
+#   make install PREFIX=DIR   include/recur.h, lib/librecur.so, lib/librecur.a, lib/pkgconfig/recur.pc
+#
+# `make demo` and `make test` install what a fresh Debian 12 machine lacks:
+# the apt packages below and a Python venv in .venv.
+
+VERSION    := 0.1.0
+SONAME     := librecur.so.0
+PREFIX     ?= /usr/local
+CC         ?= cc
+PYTHON     ?= python3
+VENV       := .venv
+PY         := $(VENV)/bin/python
+OUT        := out
+SWIFT_BIN  := .build/release
+APT_PKGS   := liblz4-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler lz4 pkg-config
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+SWIFT_RELEASE := -c release
+LINK_SHARED   := -Xswiftc -static-stdlib -Xlinker -soname=$(SONAME) \
+                 -Xlinker --version-script=$(CURDIR)/Sources/Recur/librecur.map
+CFLAGS_TEST   := -O2 -g -Wall -Wextra -std=c11 -Iinclude
+LDFLAGS_TEST  := -L$(OUT)/lib -Wl,-rpath,$(CURDIR)/$(OUT)/lib -lrecur -lm
+
+# Swift runtime archives a static link of librecur.a needs (recur.pc Libs.private).
+SWIFT_STATIC_DIR := $(shell dirname $$(dirname $$(command -v swift 2>/dev/null || echo /x/x)))/lib/swift_static/linux
+STATIC_LIBS := -L$(SWIFT_STATIC_DIR) -lswiftCore -lswift_RegexParser -lswift_StringProcessing -lswiftSwiftOnoneSupport -lstdc++ -lm -ldl -lpthread
+
+SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
+MODELS := $(shell git ls-files "*.recur" 2>/dev/null)
+
+.PHONY: all lib deps venv demo test test-swift test-asan test-c test-python bench install clean
+
+all: lib
+
+# ---- set-up on a fresh machine ---------------------------------------------
+deps: $(OUT)/.deps
+$(OUT)/.deps:
+	@mkdir -p $(OUT)
+	@if pkg-config --exists liblz4 libprotobuf-c && command -v lz4 >/dev/null && command -v protoc >/dev/null; then :; else \
+	  echo "installing Debian packages: $(APT_PKGS)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PKGS); fi
+	@touch $@
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements.txt
+	@touch $@
+
+# ---- the library -------------------------------------------------------------
+lib: $(OUT)/lib/librecur.so $(OUT)/lib/librecur.a
+
+$(OUT)/lib/librecur.so: $(SWIFT_SOURCES) include/recur.h | deps
+	swift build $(SWIFT_RELEASE) --product recur $(LINK_SHARED)
+	@mkdir -p $(OUT)/lib
+	cp $(SWIFT_BIN)/librecur.so $(OUT)/lib/librecur.so.$(VERSION)
+	ln -sf librecur.so.$(VERSION) $(OUT)/lib/$(SONAME)
+	ln -sf $(SONAME) $(OUT)/lib/librecur.so
+
+$(OUT)/lib/librecur.a: $(SWIFT_SOURCES) | deps
+	swift build $(SWIFT_RELEASE) --product recur_static
+	@mkdir -p $(OUT)/lib
+	cp $(SWIFT_BIN)/librecur_static.a $@
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/recur.h $(DESTDIR)$(PREFIX)/include/recur.h
+	install -m 755 $(OUT)/lib/librecur.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/librecur.so.$(VERSION)
+	ln -sf librecur.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/librecur.so
+	install -m 644 $(OUT)/lib/librecur.a $(DESTDIR)$(PREFIX)/lib/librecur.a
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' \
+	  recur.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/recur.pc
+
+# ---- the main job: the bundled forecaster --------------------------------------
+$(OUT)/forecast: examples/forecast/forecast.c include/recur.h $(OUT)/lib/librecur.so
+	$(CC) -O2 -Wall -Wextra -std=c11 -Iinclude $< $(LDFLAGS_TEST) -o $@
+
+demo: $(OUT)/forecast
+	$(OUT)/forecast examples/forecast/sunspots.recur examples/forecast/sunspots.csv
+
+# ---- tests -------------------------------------------------------------------
+test: test-swift test-asan test-c test-python
+	@echo "all test suites passed"
+
+test-swift: | deps
+	swift test --disable-swift-testing
+
+# The loader tests once more, with AddressSanitizer and LeakSanitizer: the
+# bad-file C test against a librecur.so whose Swift and C code is instrumented.
+# (XCTest itself leaks test-case objects, so the C program is the host here.)
+SWIFT_CLANG := $(dir $(shell command -v swift 2>/dev/null))clang
+test-asan: | deps
+	swift build --sanitize=address --scratch-path .build-asan --product recur
+	$(SWIFT_CLANG) -fuse-ld=bfd -g -O1 -fsanitize=address -fno-omit-frame-pointer -DNO_ALLOC_COUNTER \
+	  -Wall -std=c11 -Iinclude tests/c/test_bad_files.c -L.build-asan/debug \
+	  -Wl,-rpath,$(CURDIR)/.build-asan/debug -lrecur -o $(OUT)/test_bad_files_asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 $(OUT)/test_bad_files_asan \
+	  tests/fixtures/bad tests/fixtures/bad/good.model $(MODELS)
+
+$(OUT)/test_api: tests/c/test_api.c tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
+	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
+$(OUT)/test_bad_files: tests/c/test_bad_files.c tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
+	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
+
+test-c: $(OUT)/test_api $(OUT)/test_bad_files
+	$(OUT)/test_api $(MODELS)
+	$(OUT)/test_bad_files tests/fixtures/bad tests/fixtures/bad/good.model $(MODELS)
+
+test-python: venv lib
+	RECUR_LIBRARY=$(CURDIR)/$(OUT)/lib/librecur.so $(PY) -m pytest -q tests/python
+
+# ---- benchmarks ----------------------------------------------------------------
+$(OUT)/bench: bench/bench.c include/recur.h $(OUT)/lib/librecur.so
+	$(CC) -O2 -Wall -Wextra -std=c11 -Iinclude $< $(LDFLAGS_TEST) -o $@
+
+bench: $(OUT)/bench venv
+	$(PY) bench/make_models.py $(OUT)/bench-models
+	$(OUT)/bench $(OUT)/bench-models
+
+clean:
+	rm -rf $(OUT) .build .build-asan
