@@ -23,7 +23,7 @@ enum DenseLayer {
         }
     }
 
-    @inline(__always)
+    @inline(never)  // one call per layer; keeps the activations inlined inside
     static func step(_ plan: LayerPlan, _ panels: UnsafePointer<Vec>, _ x: UnsafePointer<Float>,
                      _ out: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
         let inputs = plan.inputSize

@@ -28,7 +28,7 @@ enum GRUCell {
         }
     }
 
-    @inline(__always)
+    @inline(never)  // one call per layer; keeps the activations inlined inside
     static func step(_ plan: LayerPlan, _ panels: UnsafePointer<Vec>, _ x: UnsafePointer<Float>,
                      _ state: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
         let width = plan.paddedWidth

@@ -10,8 +10,11 @@ public let lanes = 16
 
 @inline(__always)
 func tanhApprox(_ x: Vec) -> Vec {
+    // Clamp with compare-and-blend: `clamped(lowerBound:upperBound:)` and
+    // `pointwiseMin` compile to scalar code per lane (NaN rules).
     let clamp: Float = 7.90531110763549805
-    let v = x.clamped(lowerBound: Vec(repeating: -clamp), upperBound: Vec(repeating: clamp))
+    var v = x.replacing(with: clamp, where: x .> clamp)
+    v.replace(with: -clamp, where: v .< -clamp)
     let v2 = v * v
     var p = Vec(repeating: -2.76076847742355e-16)
     p = Vec(repeating: 2.00018790482477e-13).addingProduct(p, v2)

@@ -1,0 +1,33 @@
+"""Writes the benchmark models: LSTM and GRU (one layer, random weights in
+PyTorch's default init range) at the sizes bench.c measures, as NAME.recur
+plus NAME.raw (weight_ih, weight_hh, bias_ih, bias_hh as float32, for the
+plain-C baseline in the same run).
+
+    python bench/make_models.py OUT_DIR
+"""
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bindings" / "python"))
+import recur  # noqa: E402
+
+SIZES = [(1, 8), (16, 64), (128, 256), (512, 1024)]
+
+
+def main(out):
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for kind, cls, gates in (("lstm", recur.LSTM, 4), ("gru", recur.GRU, 3)):
+        for i, h in SIZES:
+            k = 1 / np.sqrt(h)
+            w = [rng.uniform(-k, k, size=s).astype(np.float32)
+                 for s in ((gates * h, i), (gates * h, h), (gates * h,), (gates * h,))]
+            name = f"{kind}_{i}_{h}"
+            recur.save(out / f"{name}.recur", [cls(*w)])
+            np.concatenate([a.reshape(-1) for a in w]).tofile(out / f"{name}.raw")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
