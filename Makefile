@@ -27,14 +27,15 @@ LINK_SHARED   := -Xswiftc -static-stdlib -Xlinker -soname=$(SONAME) \
 CFLAGS_TEST   := -O2 -g -Wall -Wextra -std=c11 -Iinclude
 LDFLAGS_TEST  := -L$(OUT)/lib -Wl,-rpath,$(CURDIR)/$(OUT)/lib -lrecur -lm
 
-# Swift runtime archives a static link of librecur.a needs (recur.pc Libs.private).
+# Swift runtime archives a static link of librecur.a needs (recur-static.pc).
 SWIFT_STATIC_DIR := $(shell dirname $$(dirname $$(command -v swift 2>/dev/null || echo /x/x)))/lib/swift_static/linux
-STATIC_LIBS := -L$(SWIFT_STATIC_DIR) -lswiftCore -lswift_RegexParser -lswift_StringProcessing -lswiftSwiftOnoneSupport -lstdc++ -lm -ldl -lpthread
+STATIC_LIBS := -L$(SWIFT_STATIC_DIR) -lswiftGlibc -lswiftCore -lswift_RegexParser -lswift_StringProcessing \
+               -lswift_Builtin_float -lstdc++ -lm -ldl -lpthread
 
 SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
 MODELS := $(shell git ls-files "*.recur" 2>/dev/null)
 
-.PHONY: all lib deps venv demo test test-swift test-asan test-c test-python bench install clean
+.PHONY: all lib deps venv demo test test-swift test-asan test-c test-install test-python bench install clean
 
 all: lib
 
@@ -75,8 +76,9 @@ install: lib
 	ln -sf librecur.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/librecur.so
 	install -m 644 $(OUT)/lib/librecur.a $(DESTDIR)$(PREFIX)/lib/librecur.a
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' \
-	  recur.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/recur.pc
+	for pc in recur recur-static; do \
+	  sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' \
+	    $$pc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$$pc.pc; done
 
 # ---- the main job: the bundled forecaster --------------------------------------
 $(OUT)/forecast: examples/forecast/forecast.c include/recur.h $(OUT)/lib/librecur.so
@@ -86,7 +88,7 @@ demo: $(OUT)/forecast
 	$(OUT)/forecast examples/forecast/sunspots.recur examples/forecast/sunspots.csv 1949
 
 # ---- tests -------------------------------------------------------------------
-test: test-swift test-asan test-c test-python
+test: test-swift test-asan test-c test-install test-python
 	@echo "all test suites passed"
 
 test-swift: | deps
@@ -112,6 +114,22 @@ $(OUT)/test_bad_files: tests/c/test_bad_files.c tests/c/alloc_counter.h tests/c/
 test-c: $(OUT)/test_api $(OUT)/test_bad_files
 	$(OUT)/test_api $(MODELS)
 	$(OUT)/test_bad_files tests/fixtures/bad tests/fixtures/bad/good.model $(MODELS)
+
+# Install into out/prefix and build the C API test as a user would, with
+# pkg-config: once against the shared library, once fully static.
+test-install: lib
+	rm -rf $(OUT)/prefix
+	$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(OUT)/prefix
+	export PKG_CONFIG_PATH=$(CURDIR)/$(OUT)/prefix/lib/pkgconfig; \
+	$(CC) $(CFLAGS_TEST) -Itests/c tests/c/test_api.c $$(pkg-config --cflags --libs recur) -lm -o $(OUT)/test_api_shared && \
+	$(CC) $(CFLAGS_TEST) -Itests/c tests/c/test_api.c $$(pkg-config --cflags --libs recur-static) -o $(OUT)/test_api_static
+	ldd $(OUT)/test_api_shared | grep -q "$(CURDIR)/$(OUT)/prefix/lib/$(SONAME)"
+	! ldd $(OUT)/test_api_static | grep -q librecur
+	@extra=$$(ldd $(OUT)/prefix/lib/librecur.so | awk '{print $$1}' | grep -vE '^(linux-vdso|/lib64/ld-linux)' | \
+	  grep -vxE 'lib(c|m|stdc\+\+|gcc_s|lz4|protobuf-c)\.so\.[0-9]+'); \
+	  if [ -n "$$extra" ]; then echo "librecur.so needs more than libc, libm, libstdc++, libgcc_s, liblz4, libprotobuf-c: $$extra"; exit 1; fi
+	$(OUT)/test_api_shared $(MODELS)
+	$(OUT)/test_api_static $(MODELS)
 
 test-python: venv lib
 	RECUR_LIBRARY=$(CURDIR)/$(OUT)/lib/librecur.so $(PY) -m pytest -q tests/python
