@@ -7,7 +7,7 @@
  * Lifecycle
  *   recur_model_load_file / _memory   ->  recur_model   (immutable weights)
  *   recur_stream_create / _init       ->  recur_stream  (one sequence's state)
- *   recur_step / recur_run ... recur_stream_reset ... recur_stream_free
+ *   recur_step / recur_run (or _token / _tokens) ... recur_stream_reset ... recur_stream_free
  *   recur_model_free                  (after every stream of the model is freed)
  *
  * Threads
@@ -41,6 +41,7 @@
 #define RECUR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -83,7 +84,9 @@ typedef enum recur_status {
     RECUR_ERROR_OUT_OF_MEMORY = 9,        /* an allocation failed */
     RECUR_ERROR_BAD_HANDLE = 10,          /* not a live handle (freed, or not made by this library) */
     RECUR_ERROR_BUFFER_TOO_SMALL = 11,    /* caller memory too small or misaligned */
-    RECUR_ERROR_UNSUPPORTED = 12          /* valid, but not supported by this version (element type, layer kind) */
+    RECUR_ERROR_UNSUPPORTED = 12,         /* valid, but not supported here (element type, layer kind, streaming a
+                                             bidirectional layer, a vector call on a token model, ...) */
+    RECUR_ERROR_OUT_OF_RANGE = 13         /* a token outside the vocabulary, a layer index past the last layer */
 } recur_status;
 
 /* A short static description of `status` ("ok", "size mismatch", ...); never
@@ -117,9 +120,25 @@ recur_status recur_model_load_memory(const void *data, size_t size, recur_model 
  * freed (or, for caller memory, no longer used) before. */
 void recur_model_free(recur_model *model);
 
-/* Floats per step in and out; 0 if `model` is NULL or not a live model. */
+/* Floats per step in and out; 0 if `model` is NULL or not a live model.
+ * A token model (first layer an embedding) takes 1 token per step. */
 size_t recur_model_input_size(const recur_model *model);
 size_t recur_model_output_size(const recur_model *model);
+
+/* Number of layers; 0 if `model` is NULL or not live. */
+size_t recur_model_layer_count(const recur_model *model);
+
+/* Vocabulary size of a token model (its first layer is an embedding: step it
+ * with recur_step_token / recur_run_tokens), or 0 for a model of vectors. */
+size_t recur_model_vocab_size(const recur_model *model);
+
+/* Floats of state of layer `layer` (0-based), for recur_stream_get_state and
+ * recur_stream_set_state: *h_count receives the size of h (hidden_size, or
+ * proj_size for a projecting LSTM; twice that for a bidirectional layer:
+ * forward then backward), *c_count the size of c (LSTM only; 0 otherwise).
+ * Layers without state (dense, embedding, softmax) have 0 and 0. Either
+ * pointer may be NULL. Errors: INVALID_ARGUMENT, BAD_HANDLE, OUT_OF_RANGE. */
+recur_status recur_model_state_size(const recur_model *model, size_t layer, size_t *h_count, size_t *c_count);
 
 /*-************************************
  *  Streams
@@ -165,17 +184,67 @@ void recur_stream_reset(recur_stream *stream);
  * floats to y (y_count must equal recur_model_output_size). x and y must not
  * overlap the stream's memory.
  * Errors: INVALID_ARGUMENT (NULL stream, x or y), BAD_HANDLE (stream or its
- * model not live), SIZE_MISMATCH. On any error nothing is read or written
- * and the stream's state is unchanged. */
+ * model not live), SIZE_MISMATCH, UNSUPPORTED (a token model, or a model with
+ * a reverse or bidirectional layer: see "Sequence mode"). On any error
+ * nothing is read or written and the stream's state is unchanged. */
 recur_status recur_step(recur_stream *stream, const float *x, size_t x_count, float *y, size_t y_count);
 
 /* `steps` time steps: xs holds steps * input_size floats (xs_count must equal
  * that), ys receives steps * output_size floats (ys_count must equal that),
  * both row-major. Same result as `steps` calls of recur_step. steps == 0 is
- * a no-op (xs and ys may then be NULL).
+ * a no-op (xs and ys may then be NULL). Runs models with reverse and
+ * bidirectional layers too (see "Sequence mode"; BUFFER_TOO_SMALL if the
+ * stream has not reserved `steps`).
  * Errors and state after an error: as recur_step. */
 recur_status recur_run(recur_stream *stream, size_t steps, const float *xs, size_t xs_count,
                        float *ys, size_t ys_count);
+
+/* One time step of a token model: the embedding row of `token` goes in,
+ * y_count floats (recur_model_output_size) come out.
+ * Errors: as recur_step, plus OUT_OF_RANGE (token < 0 or >= the vocabulary)
+ * and UNSUPPORTED (not a token model). Nothing changes on error. */
+recur_status recur_step_token(recur_stream *stream, int32_t token, float *y, size_t y_count);
+
+/* `steps` steps of a token model: tokens_count must equal steps, ys_count
+ * steps * output_size. Every token is checked before any step runs.
+ * Errors and state after an error: as recur_step_token. */
+recur_status recur_run_tokens(recur_stream *stream, size_t steps, const int32_t *tokens, size_t tokens_count,
+                              float *ys, size_t ys_count);
+
+/*-************************************
+ *  Sequence mode
+ **************************************/
+
+/* Reverse and bidirectional layers read a whole sequence before they can
+ * give their first output, so models holding one run only through recur_run
+ * / recur_run_tokens (recur_step and recur_step_token return UNSUPPORTED
+ * naming the layer). In sequence mode each layer runs over all steps before
+ * the next; forward cells continue from the stream's state, reverse cells
+ * start from their initial state at the last step. A bidirectional layer's
+ * output at each step is [forward h, backward h].
+ *
+ * Sequence mode needs buffers for the sequence; this call allocates them for
+ * sequences of up to `max_steps` steps (it allocates; recur_run then does
+ * not). Without it, such a run returns BUFFER_TOO_SMALL. Models without
+ * reverse or bidirectional layers never need it.
+ * Errors: INVALID_ARGUMENT, BAD_HANDLE, TOO_LARGE, OUT_OF_MEMORY (the
+ * previous buffers are then kept). */
+recur_status recur_stream_reserve(recur_stream *stream, size_t max_steps);
+
+/*-************************************
+ *  State in and out
+ **************************************/
+
+/* Copy layer `layer`'s state out of / into the stream, for example to hand
+ * an encoder's final state to a decoder. h_count and c_count must equal
+ * recur_model_state_size's; pass NULL and 0 to skip h or c. Layout: h of the
+ * forward cell then (bidirectional) of the backward cell; likewise c.
+ * Errors: INVALID_ARGUMENT, BAD_HANDLE, OUT_OF_RANGE (layer), SIZE_MISMATCH.
+ * Nothing is read or written on error. Allocation-free. */
+recur_status recur_stream_get_state(const recur_stream *stream, size_t layer, float *h, size_t h_count,
+                                    float *c, size_t c_count);
+recur_status recur_stream_set_state(recur_stream *stream, size_t layer, const float *h, size_t h_count,
+                                    const float *c, size_t c_count);
 
 #ifdef __cplusplus
 }

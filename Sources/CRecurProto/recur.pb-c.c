@@ -52,6 +52,51 @@ void   recur__tensor__free_unpacked
   assert(message->base.descriptor == &recur__tensor__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   recur__function__init
+                     (Recur__Function         *message)
+{
+  static const Recur__Function init_value = RECUR__FUNCTION__INIT;
+  *message = init_value;
+}
+size_t recur__function__get_packed_size
+                     (const Recur__Function *message)
+{
+  assert(message->base.descriptor == &recur__function__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t recur__function__pack
+                     (const Recur__Function *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &recur__function__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t recur__function__pack_to_buffer
+                     (const Recur__Function *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &recur__function__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Recur__Function *
+       recur__function__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Recur__Function *)
+     protobuf_c_message_unpack (&recur__function__descriptor,
+                                allocator, len, data);
+}
+void   recur__function__free_unpacked
+                     (Recur__Function *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &recur__function__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   recur__lstm__init
                      (Recur__LSTM         *message)
 {
@@ -142,6 +187,51 @@ void   recur__gru__free_unpacked
   assert(message->base.descriptor == &recur__gru__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   recur__rnn__init
+                     (Recur__RNN         *message)
+{
+  static const Recur__RNN init_value = RECUR__RNN__INIT;
+  *message = init_value;
+}
+size_t recur__rnn__get_packed_size
+                     (const Recur__RNN *message)
+{
+  assert(message->base.descriptor == &recur__rnn__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t recur__rnn__pack
+                     (const Recur__RNN *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &recur__rnn__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t recur__rnn__pack_to_buffer
+                     (const Recur__RNN *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &recur__rnn__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Recur__RNN *
+       recur__rnn__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Recur__RNN *)
+     protobuf_c_message_unpack (&recur__rnn__descriptor,
+                                allocator, len, data);
+}
+void   recur__rnn__free_unpacked
+                     (Recur__RNN *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &recur__rnn__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   recur__dense__init
                      (Recur__Dense         *message)
 {
@@ -185,6 +275,96 @@ void   recur__dense__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &recur__dense__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   recur__embedding__init
+                     (Recur__Embedding         *message)
+{
+  static const Recur__Embedding init_value = RECUR__EMBEDDING__INIT;
+  *message = init_value;
+}
+size_t recur__embedding__get_packed_size
+                     (const Recur__Embedding *message)
+{
+  assert(message->base.descriptor == &recur__embedding__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t recur__embedding__pack
+                     (const Recur__Embedding *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &recur__embedding__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t recur__embedding__pack_to_buffer
+                     (const Recur__Embedding *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &recur__embedding__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Recur__Embedding *
+       recur__embedding__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Recur__Embedding *)
+     protobuf_c_message_unpack (&recur__embedding__descriptor,
+                                allocator, len, data);
+}
+void   recur__embedding__free_unpacked
+                     (Recur__Embedding *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &recur__embedding__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   recur__softmax__init
+                     (Recur__Softmax         *message)
+{
+  static const Recur__Softmax init_value = RECUR__SOFTMAX__INIT;
+  *message = init_value;
+}
+size_t recur__softmax__get_packed_size
+                     (const Recur__Softmax *message)
+{
+  assert(message->base.descriptor == &recur__softmax__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t recur__softmax__pack
+                     (const Recur__Softmax *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &recur__softmax__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t recur__softmax__pack_to_buffer
+                     (const Recur__Softmax *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &recur__softmax__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Recur__Softmax *
+       recur__softmax__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Recur__Softmax *)
+     protobuf_c_message_unpack (&recur__softmax__descriptor,
+                                allocator, len, data);
+}
+void   recur__softmax__free_unpacked
+                     (Recur__Softmax *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &recur__softmax__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   recur__layer__init
@@ -386,7 +566,71 @@ const ProtobufCMessageDescriptor recur__tensor__descriptor =
   (ProtobufCMessageInit) recur__tensor__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor recur__lstm__field_descriptors[6] =
+static const ProtobufCFieldDescriptor recur__function__field_descriptors[3] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Function, kind),
+    &recur__activation__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "alpha",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Function, alpha),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "beta",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Function, beta),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned recur__function__field_indices_by_name[] = {
+  1,   /* field[1] = alpha */
+  2,   /* field[2] = beta */
+  0,   /* field[0] = kind */
+};
+static const ProtobufCIntRange recur__function__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor recur__function__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "recur.Function",
+  "Function",
+  "Recur__Function",
+  "recur",
+  sizeof(Recur__Function),
+  3,
+  recur__function__field_descriptors,
+  recur__function__field_indices_by_name,
+  1,  recur__function__number_ranges,
+  (ProtobufCMessageInit) recur__function__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor recur__lstm__field_descriptors[20] =
 {
   {
     "input_size",
@@ -460,19 +704,201 @@ static const ProtobufCFieldDescriptor recur__lstm__field_descriptors[6] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "peephole",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__LSTM, peephole),
+    &recur__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "coupling",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Recur__LSTM, coupling),
+    &recur__coupling__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "clip",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Recur__LSTM, clip),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cell_clip",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Recur__LSTM, cell_clip),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "proj_size",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Recur__LSTM, proj_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "weight_proj",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__LSTM, weight_proj),
+    &recur__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bias_proj",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__LSTM, bias_proj),
+    &recur__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "proj_clip",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Recur__LSTM, proj_clip),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "layer_norm",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__LSTM, layer_norm),
+    &recur__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "f",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__LSTM, f),
+    &recur__function__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "g",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__LSTM, g),
+    &recur__function__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "h",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__LSTM, h),
+    &recur__function__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "initial_h",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__LSTM, initial_h),
+    &recur__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "initial_c",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__LSTM, initial_c),
+    &recur__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned recur__lstm__field_indices_by_name[] = {
   5,   /* field[5] = bias_hh */
   4,   /* field[4] = bias_ih */
+  12,   /* field[12] = bias_proj */
+  9,   /* field[9] = cell_clip */
+  8,   /* field[8] = clip */
+  7,   /* field[7] = coupling */
+  15,   /* field[15] = f */
+  16,   /* field[16] = g */
+  17,   /* field[17] = h */
   1,   /* field[1] = hidden_size */
+  19,   /* field[19] = initial_c */
+  18,   /* field[18] = initial_h */
   0,   /* field[0] = input_size */
+  14,   /* field[14] = layer_norm */
+  6,   /* field[6] = peephole */
+  13,   /* field[13] = proj_clip */
+  10,   /* field[10] = proj_size */
   3,   /* field[3] = weight_hh */
   2,   /* field[2] = weight_ih */
+  11,   /* field[11] = weight_proj */
 };
 static const ProtobufCIntRange recur__lstm__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 20 }
 };
 const ProtobufCMessageDescriptor recur__lstm__descriptor =
 {
@@ -482,14 +908,14 @@ const ProtobufCMessageDescriptor recur__lstm__descriptor =
   "Recur__LSTM",
   "recur",
   sizeof(Recur__LSTM),
-  6,
+  20,
   recur__lstm__field_descriptors,
   recur__lstm__field_indices_by_name,
   1,  recur__lstm__number_ranges,
   (ProtobufCMessageInit) recur__lstm__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor recur__gru__field_descriptors[6] =
+static const ProtobufCFieldDescriptor recur__gru__field_descriptors[11] =
 {
   {
     "input_size",
@@ -563,19 +989,84 @@ static const ProtobufCFieldDescriptor recur__gru__field_descriptors[6] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "reset_before_matmul",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Recur__GRU, reset_before_matmul),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "clip",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Recur__GRU, clip),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "f",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__GRU, f),
+    &recur__function__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "g",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__GRU, g),
+    &recur__function__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "initial_h",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__GRU, initial_h),
+    &recur__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned recur__gru__field_indices_by_name[] = {
   5,   /* field[5] = bias_hh */
   4,   /* field[4] = bias_ih */
+  7,   /* field[7] = clip */
+  8,   /* field[8] = f */
+  9,   /* field[9] = g */
   1,   /* field[1] = hidden_size */
+  10,   /* field[10] = initial_h */
   0,   /* field[0] = input_size */
+  6,   /* field[6] = reset_before_matmul */
   3,   /* field[3] = weight_hh */
   2,   /* field[2] = weight_ih */
 };
 static const ProtobufCIntRange recur__gru__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor recur__gru__descriptor =
 {
@@ -585,14 +1076,156 @@ const ProtobufCMessageDescriptor recur__gru__descriptor =
   "Recur__GRU",
   "recur",
   sizeof(Recur__GRU),
-  6,
+  11,
   recur__gru__field_descriptors,
   recur__gru__field_indices_by_name,
   1,  recur__gru__number_ranges,
   (ProtobufCMessageInit) recur__gru__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor recur__dense__field_descriptors[5] =
+static const ProtobufCFieldDescriptor recur__rnn__field_descriptors[9] =
+{
+  {
+    "input_size",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Recur__RNN, input_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hidden_size",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Recur__RNN, hidden_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "weight_ih",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__RNN, weight_ih),
+    &recur__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "weight_hh",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__RNN, weight_hh),
+    &recur__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bias_ih",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__RNN, bias_ih),
+    &recur__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bias_hh",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__RNN, bias_hh),
+    &recur__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "clip",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Recur__RNN, clip),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "f",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__RNN, f),
+    &recur__function__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "initial_h",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__RNN, initial_h),
+    &recur__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned recur__rnn__field_indices_by_name[] = {
+  5,   /* field[5] = bias_hh */
+  4,   /* field[4] = bias_ih */
+  6,   /* field[6] = clip */
+  7,   /* field[7] = f */
+  1,   /* field[1] = hidden_size */
+  8,   /* field[8] = initial_h */
+  0,   /* field[0] = input_size */
+  3,   /* field[3] = weight_hh */
+  2,   /* field[2] = weight_ih */
+};
+static const ProtobufCIntRange recur__rnn__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor recur__rnn__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "recur.RNN",
+  "RNN",
+  "Recur__RNN",
+  "recur",
+  sizeof(Recur__RNN),
+  9,
+  recur__rnn__field_descriptors,
+  recur__rnn__field_indices_by_name,
+  1,  recur__rnn__number_ranges,
+  (ProtobufCMessageInit) recur__rnn__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor recur__dense__field_descriptors[7] =
 {
   {
     "input_size",
@@ -654,9 +1287,35 @@ static const ProtobufCFieldDescriptor recur__dense__field_descriptors[5] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "alpha",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Dense, alpha),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "beta",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Dense, beta),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned recur__dense__field_indices_by_name[] = {
   4,   /* field[4] = activation */
+  5,   /* field[5] = alpha */
+  6,   /* field[6] = beta */
   3,   /* field[3] = bias */
   0,   /* field[0] = input_size */
   1,   /* field[1] = output_size */
@@ -665,7 +1324,7 @@ static const unsigned recur__dense__field_indices_by_name[] = {
 static const ProtobufCIntRange recur__dense__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor recur__dense__descriptor =
 {
@@ -675,14 +1334,116 @@ const ProtobufCMessageDescriptor recur__dense__descriptor =
   "Recur__Dense",
   "recur",
   sizeof(Recur__Dense),
-  5,
+  7,
   recur__dense__field_descriptors,
   recur__dense__field_indices_by_name,
   1,  recur__dense__number_ranges,
   (ProtobufCMessageInit) recur__dense__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor recur__layer__field_descriptors[4] =
+static const ProtobufCFieldDescriptor recur__embedding__field_descriptors[3] =
+{
+  {
+    "vocab_size",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Embedding, vocab_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dim",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Embedding, dim),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "weight",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Embedding, weight),
+    &recur__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned recur__embedding__field_indices_by_name[] = {
+  1,   /* field[1] = dim */
+  0,   /* field[0] = vocab_size */
+  2,   /* field[2] = weight */
+};
+static const ProtobufCIntRange recur__embedding__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor recur__embedding__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "recur.Embedding",
+  "Embedding",
+  "Recur__Embedding",
+  "recur",
+  sizeof(Recur__Embedding),
+  3,
+  recur__embedding__field_descriptors,
+  recur__embedding__field_indices_by_name,
+  1,  recur__embedding__number_ranges,
+  (ProtobufCMessageInit) recur__embedding__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor recur__softmax__field_descriptors[1] =
+{
+  {
+    "size",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Softmax, size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned recur__softmax__field_indices_by_name[] = {
+  0,   /* field[0] = size */
+};
+static const ProtobufCIntRange recur__softmax__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor recur__softmax__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "recur.Softmax",
+  "Softmax",
+  "Recur__Softmax",
+  "recur",
+  sizeof(Recur__Softmax),
+  1,
+  recur__softmax__field_descriptors,
+  recur__softmax__field_indices_by_name,
+  1,  recur__softmax__number_ranges,
+  (ProtobufCMessageInit) recur__softmax__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor recur__layer__field_descriptors[11] =
 {
   {
     "name",
@@ -693,6 +1454,18 @@ static const ProtobufCFieldDescriptor recur__layer__field_descriptors[4] =
     offsetof(Recur__Layer, name),
     NULL,
     &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "direction",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Layer, direction),
+    &recur__direction__descriptor,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -732,18 +1505,99 @@ static const ProtobufCFieldDescriptor recur__layer__field_descriptors[4] =
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "rnn",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Recur__Layer, kind_case),
+    offsetof(Recur__Layer, rnn),
+    &recur__rnn__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "embedding",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Recur__Layer, kind_case),
+    offsetof(Recur__Layer, embedding),
+    &recur__embedding__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "softmax",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Recur__Layer, kind_case),
+    offsetof(Recur__Layer, softmax),
+    &recur__softmax__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lstm_backward",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Recur__Layer, backward_case),
+    offsetof(Recur__Layer, lstm_backward),
+    &recur__lstm__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "gru_backward",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Recur__Layer, backward_case),
+    offsetof(Recur__Layer, gru_backward),
+    &recur__gru__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rnn_backward",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Recur__Layer, backward_case),
+    offsetof(Recur__Layer, rnn_backward),
+    &recur__rnn__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned recur__layer__field_indices_by_name[] = {
-  3,   /* field[3] = dense */
-  2,   /* field[2] = gru */
-  1,   /* field[1] = lstm */
+  4,   /* field[4] = dense */
+  1,   /* field[1] = direction */
+  6,   /* field[6] = embedding */
+  3,   /* field[3] = gru */
+  9,   /* field[9] = gru_backward */
+  2,   /* field[2] = lstm */
+  8,   /* field[8] = lstm_backward */
   0,   /* field[0] = name */
+  5,   /* field[5] = rnn */
+  10,   /* field[10] = rnn_backward */
+  7,   /* field[7] = softmax */
 };
-static const ProtobufCIntRange recur__layer__number_ranges[2 + 1] =
+static const ProtobufCIntRange recur__layer__number_ranges[4 + 1] =
 {
   { 1, 0 },
-  { 10, 1 },
-  { 0, 4 }
+  { 10, 2 },
+  { 20, 8 },
+  { 23, 10 },
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor recur__layer__descriptor =
 {
@@ -753,10 +1607,10 @@ const ProtobufCMessageDescriptor recur__layer__descriptor =
   "Recur__Layer",
   "recur",
   sizeof(Recur__Layer),
-  4,
+  11,
   recur__layer__field_descriptors,
   recur__layer__field_indices_by_name,
-  2,  recur__layer__number_ranges,
+  4,  recur__layer__number_ranges,
   (ProtobufCMessageInit) recur__layer__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -935,22 +1789,38 @@ const ProtobufCEnumDescriptor recur__data_type__descriptor =
   recur__data_type__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue recur__activation__enum_values_by_number[4] =
+static const ProtobufCEnumValue recur__activation__enum_values_by_number[12] =
 {
   { "IDENTITY", "RECUR__ACTIVATION__IDENTITY", 0 },
   { "SIGMOID", "RECUR__ACTIVATION__SIGMOID", 1 },
   { "TANH", "RECUR__ACTIVATION__TANH", 2 },
   { "RELU", "RECUR__ACTIVATION__RELU", 3 },
+  { "AFFINE", "RECUR__ACTIVATION__AFFINE", 4 },
+  { "LEAKY_RELU", "RECUR__ACTIVATION__LEAKY_RELU", 5 },
+  { "THRESHOLDED_RELU", "RECUR__ACTIVATION__THRESHOLDED_RELU", 6 },
+  { "SCALED_TANH", "RECUR__ACTIVATION__SCALED_TANH", 7 },
+  { "HARD_SIGMOID", "RECUR__ACTIVATION__HARD_SIGMOID", 8 },
+  { "ELU", "RECUR__ACTIVATION__ELU", 9 },
+  { "SOFTSIGN", "RECUR__ACTIVATION__SOFTSIGN", 10 },
+  { "SOFTPLUS", "RECUR__ACTIVATION__SOFTPLUS", 11 },
 };
 static const ProtobufCIntRange recur__activation__value_ranges[] = {
-{0, 0},{0, 4}
+{0, 0},{0, 12}
 };
-static const ProtobufCEnumValueIndex recur__activation__enum_values_by_name[4] =
+static const ProtobufCEnumValueIndex recur__activation__enum_values_by_name[12] =
 {
+  { "AFFINE", 4 },
+  { "ELU", 9 },
+  { "HARD_SIGMOID", 8 },
   { "IDENTITY", 0 },
+  { "LEAKY_RELU", 5 },
   { "RELU", 3 },
+  { "SCALED_TANH", 7 },
   { "SIGMOID", 1 },
+  { "SOFTPLUS", 11 },
+  { "SOFTSIGN", 10 },
   { "TANH", 2 },
+  { "THRESHOLDED_RELU", 6 },
 };
 const ProtobufCEnumDescriptor recur__activation__descriptor =
 {
@@ -959,11 +1829,71 @@ const ProtobufCEnumDescriptor recur__activation__descriptor =
   "Activation",
   "Recur__Activation",
   "recur",
-  4,
+  12,
   recur__activation__enum_values_by_number,
-  4,
+  12,
   recur__activation__enum_values_by_name,
   1,
   recur__activation__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue recur__coupling__enum_values_by_number[3] =
+{
+  { "UNCOUPLED", "RECUR__COUPLING__UNCOUPLED", 0 },
+  { "INPUT_FROM_FORGET", "RECUR__COUPLING__INPUT_FROM_FORGET", 1 },
+  { "FORGET_FROM_INPUT", "RECUR__COUPLING__FORGET_FROM_INPUT", 2 },
+};
+static const ProtobufCIntRange recur__coupling__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex recur__coupling__enum_values_by_name[3] =
+{
+  { "FORGET_FROM_INPUT", 2 },
+  { "INPUT_FROM_FORGET", 1 },
+  { "UNCOUPLED", 0 },
+};
+const ProtobufCEnumDescriptor recur__coupling__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "recur.Coupling",
+  "Coupling",
+  "Recur__Coupling",
+  "recur",
+  3,
+  recur__coupling__enum_values_by_number,
+  3,
+  recur__coupling__enum_values_by_name,
+  1,
+  recur__coupling__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue recur__direction__enum_values_by_number[3] =
+{
+  { "FORWARD", "RECUR__DIRECTION__FORWARD", 0 },
+  { "REVERSE", "RECUR__DIRECTION__REVERSE", 1 },
+  { "BIDIRECTIONAL", "RECUR__DIRECTION__BIDIRECTIONAL", 2 },
+};
+static const ProtobufCIntRange recur__direction__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex recur__direction__enum_values_by_name[3] =
+{
+  { "BIDIRECTIONAL", 2 },
+  { "FORWARD", 0 },
+  { "REVERSE", 1 },
+};
+const ProtobufCEnumDescriptor recur__direction__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "recur.Direction",
+  "Direction",
+  "Recur__Direction",
+  "recur",
+  3,
+  recur__direction__enum_values_by_number,
+  3,
+  recur__direction__enum_values_by_name,
+  1,
+  recur__direction__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

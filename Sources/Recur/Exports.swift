@@ -41,7 +41,7 @@ private func liveModel(_ handle: OpaquePointer?) -> Model? {
 }
 
 /// Checks a model handle argument; returns 0 or a status.
-private func checkModel(_ handle: OpaquePointer?, _ function: String) -> (Model?, Int32) {
+private func checkModel(_ handle: OpaquePointer?, _ function: StaticString) -> (Model?, Int32) {
     guard handle != nil else { return (nil, fail(.invalidArgument, "\(function): model is NULL")) }
     guard let model = liveModel(handle) else {
         return (nil, fail(.badHandle, "\(function): model is not a live recur_model (freed, or not made by recur_model_load_*)"))
@@ -87,6 +87,7 @@ public func recur_status_string(_ status: Int32) -> UnsafePointer<CChar> {
     case .badHandle: return staticText("bad handle")
     case .bufferTooSmall: return staticText("buffer too small or misaligned")
     case .unsupported: return staticText("unsupported")
+    case .outOfRange: return staticText("out of range")
     case nil: return staticText("unknown status")
     }
 }
@@ -223,6 +224,7 @@ public func recur_step(_ stream: OpaquePointer?, _ x: UnsafePointer<Float>?, _ x
     guard yCount == header.pointee.outputSize else {
         return fail(.sizeMismatch, "recur_step: y_count is \(UInt(bitPattern: yCount)), the model gives \(header.pointee.outputSize) floats per step")
     }
+    if let refused = streamingRefusal(checked.model, "recur_step", tokens: false) { return refused }
     checked.step(x, y)
     return Status.ok.rawValue
 }
@@ -244,9 +246,157 @@ public func recur_run(_ stream: OpaquePointer?, _ steps: Int, _ xs: UnsafePointe
     guard ysCount == ysNeeded else {
         return fail(.sizeMismatch, "recur_run: ys_count is \(UInt(bitPattern: ysCount)), \(steps) steps of \(header.outputSize) floats need \(ysNeeded)")
     }
+    if checked.model.header.pointee.vocab > 0 {
+        return fail(.unsupported, "recur_run: the model takes tokens (its first layer is an embedding); use recur_run_tokens")
+    }
     if steps == 0 { return Status.ok.rawValue }
     guard let xs else { return fail(.invalidArgument, "recur_run: xs is NULL") }
     guard let ys else { return fail(.invalidArgument, "recur_run: ys is NULL") }
+    if let refused = sequenceRefusal(checked, steps, "recur_run") { return refused }
     checked.run(steps, xs, ys)
     return Status.ok.rawValue
+}
+
+/// Refuses streaming calls on models that need whole sequences or tokens.
+private func streamingRefusal(_ model: Model, _ function: StaticString, tokens: Bool) -> Int32? {
+    let header = model.header.pointee
+    if header.firstSequenceLayer >= 0 {
+        let plan = model.plans[header.firstSequenceLayer]
+        return fail(.unsupported, "\(function): layer \(header.firstSequenceLayer) is \(plan.direction == .reverse ? "reverse" : "bidirectional"), which is unsupported in streaming; run whole sequences with recur_run\(tokens ? "_tokens" : "")")
+    }
+    if tokens && header.vocab == 0 {
+        return fail(.unsupported, "\(function): the model takes vectors, not tokens (its first layer is not an embedding); use recur_step")
+    }
+    if !tokens && header.vocab > 0 {
+        return fail(.unsupported, "\(function): the model takes tokens (its first layer is an embedding); use recur_step_token")
+    }
+    return nil
+}
+
+/// Refuses a sequence-mode run longer than the stream's reserved buffers.
+private func sequenceRefusal(_ stream: Stream, _ steps: Int, _ function: StaticString) -> Int32? {
+    let header = stream.model.header.pointee
+    guard header.firstSequenceLayer >= 0, !stream.hasSequenceCapacity(steps) else { return nil }
+    return fail(.bufferTooSmall, "\(function): layer \(header.firstSequenceLayer) runs over whole sequences and the stream has buffers for \(stream.header.pointee.sequenceCapacity) steps; call recur_stream_reserve(stream, \(steps)) first")
+}
+
+@_cdecl("recur_step_token")
+public func recur_step_token(_ stream: OpaquePointer?, _ token: Int32, _ y: UnsafeMutablePointer<Float>?, _ yCount: Int) -> Int32 {
+    let (checked, status) = checkStream(stream, "recur_step_token")
+    guard let checked else { return status }
+    let header = checked.model.header
+    guard let y else { return fail(.invalidArgument, "recur_step_token: y is NULL") }
+    guard yCount == header.pointee.outputSize else {
+        return fail(.sizeMismatch, "recur_step_token: y_count is \(UInt(bitPattern: yCount)), the model gives \(header.pointee.outputSize) floats per step")
+    }
+    if let refused = streamingRefusal(checked.model, "recur_step_token", tokens: true) { return refused }
+    guard token >= 0, Int(token) < header.pointee.vocab else {
+        return fail(.outOfRange, "recur_step_token: token \(token) is outside the vocabulary [0, \(header.pointee.vocab))")
+    }
+    checked.stepToken(Int(token), y)
+    return Status.ok.rawValue
+}
+
+@_cdecl("recur_run_tokens")
+public func recur_run_tokens(_ stream: OpaquePointer?, _ steps: Int, _ tokens: UnsafePointer<Int32>?, _ tokensCount: Int,
+                             _ ys: UnsafeMutablePointer<Float>?, _ ysCount: Int) -> Int32 {
+    let (checked, status) = checkStream(stream, "recur_run_tokens")
+    guard let checked else { return status }
+    let header = checked.model.header.pointee
+    guard header.vocab > 0 else {
+        return fail(.unsupported, "recur_run_tokens: the model takes vectors, not tokens (its first layer is not an embedding); use recur_run")
+    }
+    let (ysNeeded, overflow) = steps.multipliedReportingOverflow(by: header.outputSize)
+    guard steps >= 0, !overflow else {
+        return fail(.sizeMismatch, "recur_run_tokens: \(UInt(bitPattern: steps)) steps is more than any buffer can hold")
+    }
+    guard tokensCount == steps else {
+        return fail(.sizeMismatch, "recur_run_tokens: tokens_count is \(UInt(bitPattern: tokensCount)), expected one token per step (\(steps))")
+    }
+    guard ysCount == ysNeeded else {
+        return fail(.sizeMismatch, "recur_run_tokens: ys_count is \(UInt(bitPattern: ysCount)), \(steps) steps of \(header.outputSize) floats need \(ysNeeded)")
+    }
+    if steps == 0 { return Status.ok.rawValue }
+    guard let tokens else { return fail(.invalidArgument, "recur_run_tokens: tokens is NULL") }
+    guard let ys else { return fail(.invalidArgument, "recur_run_tokens: ys is NULL") }
+    for t in 0..<steps where tokens[t] < 0 || Int(tokens[t]) >= header.vocab {
+        return fail(.outOfRange, "recur_run_tokens: token \(tokens[t]) at step \(t) is outside the vocabulary [0, \(header.vocab))")
+    }
+    if let refused = sequenceRefusal(checked, steps, "recur_run_tokens") { return refused }
+    checked.runTokens(steps, tokens, ys)
+    return Status.ok.rawValue
+}
+
+@_cdecl("recur_stream_reserve")
+public func recur_stream_reserve(_ stream: OpaquePointer?, _ steps: Int) -> Int32 {
+    let (checked, status) = checkStream(stream, "recur_stream_reserve")
+    guard let checked else { return status }
+    guard steps >= 0 else { return fail(.tooLarge, "recur_stream_reserve: \(UInt(bitPattern: steps)) steps is too many") }
+    do {
+        try checked.reserve(steps)
+        return Status.ok.rawValue
+    } catch {
+        return fail(error)
+    }
+}
+
+// MARK: - State
+
+@_cdecl("recur_model_layer_count")
+public func recur_model_layer_count(_ model: OpaquePointer?) -> Int {
+    liveModel(model)?.layerCount ?? 0
+}
+
+@_cdecl("recur_model_vocab_size")
+public func recur_model_vocab_size(_ model: OpaquePointer?) -> Int {
+    liveModel(model)?.header.pointee.vocab ?? 0
+}
+
+@_cdecl("recur_model_state_size")
+public func recur_model_state_size(_ model: OpaquePointer?, _ layer: Int, _ hCount: UnsafeMutablePointer<Int>?,
+                                   _ cCount: UnsafeMutablePointer<Int>?) -> Int32 {
+    let (checked, status) = checkModel(model, "recur_model_state_size")
+    guard let checked else { return status }
+    guard layer >= 0, layer < checked.layerCount else {
+        return fail(.outOfRange, "recur_model_state_size: layer \(UInt(bitPattern: layer)) is not below the layer count \(checked.layerCount)")
+    }
+    let sizes = Stream.stateSizes(checked, layer)
+    hCount?.pointee = sizes.h
+    cCount?.pointee = sizes.c
+    return Status.ok.rawValue
+}
+
+private func transfer(_ stream: OpaquePointer?, _ layer: Int, _ h: UnsafeMutablePointer<Float>?, _ hCount: Int,
+                      _ c: UnsafeMutablePointer<Float>?, _ cCount: Int, write: Bool, _ function: StaticString) -> Int32 {
+    let (checked, status) = checkStream(stream, function)
+    guard let checked else { return status }
+    let model = checked.model
+    guard layer >= 0, layer < model.layerCount else {
+        return fail(.outOfRange, "\(function): layer \(UInt(bitPattern: layer)) is not below the layer count \(model.layerCount)")
+    }
+    let sizes = Stream.stateSizes(model, layer)
+    guard (h == nil && hCount == 0) || hCount == sizes.h else {
+        return fail(.sizeMismatch, "\(function): h_count is \(UInt(bitPattern: hCount)), layer \(layer) has \(sizes.h) floats of h")
+    }
+    guard (c == nil && cCount == 0) || cCount == sizes.c else {
+        return fail(.sizeMismatch, "\(function): c_count is \(UInt(bitPattern: cCount)), layer \(layer) has \(sizes.c) floats of c")
+    }
+    guard h != nil || hCount == 0, c != nil || cCount == 0 else {
+        return fail(.invalidArgument, "\(function): h or c is NULL with a non-zero count")
+    }
+    checked.transferState(layer, h: hCount > 0 ? h : nil, c: cCount > 0 ? c : nil, write: write)
+    return Status.ok.rawValue
+}
+
+@_cdecl("recur_stream_get_state")
+public func recur_stream_get_state(_ stream: OpaquePointer?, _ layer: Int, _ h: UnsafeMutablePointer<Float>?, _ hCount: Int,
+                                   _ c: UnsafeMutablePointer<Float>?, _ cCount: Int) -> Int32 {
+    transfer(stream, layer, h, hCount, c, cCount, write: false, "recur_stream_get_state")
+}
+
+@_cdecl("recur_stream_set_state")
+public func recur_stream_set_state(_ stream: OpaquePointer?, _ layer: Int, _ h: UnsafePointer<Float>?, _ hCount: Int,
+                                   _ c: UnsafePointer<Float>?, _ cCount: Int) -> Int32 {
+    transfer(stream, layer, UnsafeMutablePointer(mutating: h), hCount, UnsafeMutablePointer(mutating: c), cCount,
+             write: true, "recur_stream_set_state")
 }

@@ -2,35 +2,62 @@
 
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
 
 /// Kinds of layer the runtime executes.
 public enum LayerKind: UInt8 {
-    case lstm, gru, dense
+    case recurrent, dense, embedding, softmax
 }
 
-/// How one layer runs: sizes, and where its weights (in the model arena) and
-/// its state (in each stream) live. Plain data, stored in the arena.
-public struct LayerPlan {
-    public var kind: LayerKind
-    public var activation: Activation
-    public var inputSize: Int
-    public var outputSize: Int
-    /// 16-row blocks covering outputSize.
-    public var blocks: Int
-    /// Byte offset of the layer's packed panels from the model base.
-    public var weightsOffset: Int
-    /// Byte offset of the layer's state from the stream base.
-    public var stateOffset: Int
+/// How one direction of a recurrent layer runs. Offsets of weights are bytes
+/// from the model base (0 = absent: the header lives there); offsets of state
+/// are bytes from the stream base. Plain data, stored in the model arena.
+public struct CellPlan {
+    public var kind: CellKind = .lstm
+    /// Plain PyTorch equations: the fused single-pass kernels.
+    public var fused = false
+    public var inputSize = 0
+    public var hidden = 0
+    public var hiddenPadded = 0
+    /// Floats of h (proj_size or hidden) and its padded width.
+    public var out = 0
+    public var outPadded = 0
+    public var coupling: Coupling = .none
+    public var resetBefore = false
+    public var clip: Float = 0
+    public var cellClip: Float = 0
+    public var projClip: Float = 0
+    public var f = Function.sigmoid, g = Function.tanh, h = Function.tanh
+    // Weights in the model arena.
+    public var fusedPanels = 0
+    public var wx = 0, wh = 0, proj = 0
+    public var peephole = 0, lnWeight = 0, lnBias = 0
+    public var initialH = 0, initialC = 0
+    // State and scratch in the stream.
+    public var hState = 0, cState = 0, scratch = 0
 
-    /// Floats of one padded state vector.
-    @inline(__always) var paddedWidth: Int { blocks &* lanes }
+    /// 16-unit blocks of the hidden width.
+    @inline(__always) var blocks: Int { hiddenPadded / lanes }
+}
+
+/// How one layer runs.
+public struct LayerPlan {
+    public var kind: LayerKind = .dense
+    public var direction: Direction = .forward
+    public var inputSize = 0
+    public var outputSize = 0
+    /// Stream offset of the layer's output vector (dense, softmax, bidirectional).
+    public var output = 0
+    public var forward = CellPlan()
+    public var backward = CellPlan()
+    /// Dense panels or the embedding table (model offset).
+    public var weights = 0
+    public var activation = Function(.identity)
+    public var vocab = 0
 }
 
 /// Fixed header at the start of a model's single allocation:
-/// [ModelHeader][LayerPlan x layerCount][packed weights, 64-byte aligned].
+/// [ModelHeader][LayerPlan x layerCount][weights, each 64-byte aligned].
 public struct ModelHeader {
     public static let liveMagic: UInt64 = 0x4C45_444F_4D52_4552  // "RERMODEL"
     public static let deadMagic: UInt64 = 0x4441_4544_4D52_4552  // "RERMDEAD"
@@ -40,6 +67,13 @@ public struct ModelHeader {
     public var outputSize: Int
     public var layerCount: Int
     public var streamByteCount: Int
+    /// Vocabulary size when the first layer is an Embedding (token input), else 0.
+    public var vocab: Int
+    /// Index of the first reverse or bidirectional layer, or -1: such models
+    /// run in sequence mode only.
+    public var firstSequenceLayer: Int
+    /// Widest layer input or output, for sequence-mode buffers.
+    public var maxWidth: Int
 }
 
 let alignment = 64
@@ -49,6 +83,19 @@ func roundUp(_ n: Int, _ to: Int) throws(RecurError) -> Int {
     let (s, overflow) = n.addingReportingOverflow(to - 1)
     guard !overflow else { throw RecurError(.tooLarge, "model size overflows") }
     return s / to * to
+}
+
+/// Hands out 64-byte-aligned regions of a block being laid out.
+struct Layout {
+    var end: Int
+
+    mutating func bytes(_ n: Int) throws(RecurError) -> Int {
+        let start = end
+        end = try checkedSum(end, try roundUp(n, alignment))
+        return start
+    }
+
+    mutating func floats(_ n: Int) throws(RecurError) -> Int { try bytes(try checkedProduct(n, 4)) }
 }
 
 /// An immutable model: one 64-byte-aligned allocation holding the header,
@@ -70,6 +117,7 @@ public struct Model {
     public var isLive: Bool { header.pointee.magic == ModelHeader.liveMagic }
     public var inputSize: Int { header.pointee.inputSize }
     public var outputSize: Int { header.pointee.outputSize }
+    public var layerCount: Int { header.pointee.layerCount }
 
     /// Loads a .recur file held in memory.
     public static func load(file: UnsafeRawBufferPointer) throws(RecurError) -> Model {
@@ -78,65 +126,78 @@ public struct Model {
         }
     }
 
+    /// Largest packed arena accepted (padding can make it larger than the file).
+    public static let maxArenaBytes = 4 << 30
+
     /// Lays out and fills the arena for a validated description.
     public init(_ description: ModelDescription) throws(RecurError) {
         let count = description.layers.count
-        var offset = try roundUp(Model.plansOffset + MemoryLayout<LayerPlan>.stride * count, alignment)
-        var stateOffset = Stream.headerBytes
-        var layout: [LayerPlan] = []
-        layout.reserveCapacity(count)
-        for layer in description.layers {
-            var plan = LayerPlan(kind: .dense, activation: .identity, inputSize: 0, outputSize: layer.outputSize,
-                                 blocks: blockCount(layer.outputSize), weightsOffset: offset, stateOffset: stateOffset)
-            let weightBytes: Int
-            let stateVectors: Int
+        var arena = Layout(end: try roundUp(Model.plansOffset + MemoryLayout<LayerPlan>.stride * count, alignment))
+        var state = Layout(end: Stream.headerBytes)
+        var plans: [LayerPlan] = []
+        var packs: [(UnsafeMutableRawPointer) -> Void] = []
+        var firstSequenceLayer = -1
+        var maxWidth = description.inputSize
+        for (index, layer) in description.layers.enumerated() {
+            var plan = LayerPlan()
+            plan.outputSize = layer.outputSize
+            maxWidth = max(maxWidth, layer.outputSize)
             switch layer {
-            case .lstm(let l):
-                plan.kind = .lstm
-                plan.inputSize = l.inputSize
-                weightBytes = try LSTMCell.packedBytes(l)
-                stateVectors = LSTMCell.stateVectors
-            case .gru(let g):
-                plan.kind = .gru
-                plan.inputSize = g.inputSize
-                weightBytes = try GRUCell.packedBytes(g)
-                stateVectors = GRUCell.stateVectors
+            case .recurrent(let direction, let forward, let backward):
+                plan.kind = .recurrent
+                plan.direction = direction
+                plan.inputSize = forward.inputSize
+                plan.forward = try planCell(forward, &arena, &state, &packs)
+                plan.output = plan.forward.hState
+                if let backward {
+                    plan.backward = try planCell(backward, &arena, &state, &packs)
+                    plan.output = try state.floats(plan.outputSize + lanes)
+                }
+                if direction != .forward && firstSequenceLayer < 0 { firstSequenceLayer = index }
             case .dense(let d):
                 plan.kind = .dense
                 plan.inputSize = d.inputSize
                 plan.activation = d.activation
-                weightBytes = try DenseLayer.packedBytes(d)
-                stateVectors = DenseLayer.stateVectors
+                plan.weights = try arena.bytes(try DenseLayer.packedBytes(d))
+                plan.output = try state.floats(blockCount(d.outputSize) * lanes)
+                let offset = plan.weights
+                packs.append { base in DenseLayer.pack(d, into: (base + offset).assumingMemoryBound(to: Float.self)) }
+            case .embedding(let e):
+                plan.kind = .embedding
+                plan.inputSize = 1
+                plan.vocab = e.vocabSize
+                plan.weights = try arena.floats(try checkedProduct(e.vocabSize, e.dim))
+                let offset = plan.weights
+                packs.append { base in
+                    let table = (base + offset).assumingMemoryBound(to: Float.self)
+                    for i in 0..<e.weight.count { table[i] = e.weight[i] }
+                }
+            case .softmax(let size):
+                plan.kind = .softmax
+                plan.inputSize = size
+                plan.output = try state.floats(blockCount(size) * lanes)
             }
-            offset = try checkedSum(offset, try roundUp(weightBytes, alignment))
-            stateOffset = try checkedSum(stateOffset, try checkedProduct(stateVectors, plan.paddedWidth, 4))
-            layout.append(plan)
+            plans.append(plan)
         }
-        guard offset <= Model.maxArenaBytes else {
-            throw RecurError(.tooLarge, "model needs \(offset) bytes of packed weights, the limit is \(Model.maxArenaBytes)")
+        let total = arena.end
+        guard total <= Model.maxArenaBytes else {
+            throw RecurError(.tooLarge, "model needs \(total) bytes of packed weights, the limit is \(Model.maxArenaBytes)")
         }
         var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, alignment, offset) == 0, let base = raw else {
-            throw RecurError(.outOfMemory, "cannot allocate \(offset) bytes for the model")
+        guard posix_memalign(&raw, alignment, total) == 0, let base = raw else {
+            throw RecurError(.outOfMemory, "cannot allocate \(total) bytes for the model")
         }
-        memset(base, 0, offset)
+        memset(base, 0, total)
         self.base = base
-        header.initialize(to: ModelHeader(magic: ModelHeader.liveMagic, byteCount: offset,
-                                          inputSize: description.inputSize, outputSize: description.outputSize,
-                                          layerCount: count, streamByteCount: stateOffset))
-        for (i, (plan, layer)) in zip(layout, description.layers).enumerated() {
-            (plans + i).initialize(to: plan)
-            let panels = (base + plan.weightsOffset).assumingMemoryBound(to: Float.self)
-            switch layer {
-            case .lstm(let l): LSTMCell.pack(l, into: panels)
-            case .gru(let g): GRUCell.pack(g, into: panels)
-            case .dense(let d): DenseLayer.pack(d, into: panels)
-            }
-        }
+        var vocab = 0
+        if case .embedding(let e) = description.layers[0] { vocab = e.vocabSize }
+        header.initialize(to: ModelHeader(
+            magic: ModelHeader.liveMagic, byteCount: total, inputSize: description.inputSize,
+            outputSize: description.outputSize, layerCount: count, streamByteCount: state.end,
+            vocab: vocab, firstSequenceLayer: firstSequenceLayer, maxWidth: maxWidth))
+        for (i, plan) in plans.enumerated() { (self.plans + i).initialize(to: plan) }
+        for pack in packs { pack(base) }
     }
-
-    /// Largest packed arena accepted (padding can make it larger than the file).
-    public static let maxArenaBytes = 4 << 30
 
     /// Marks the model dead (so a stale handle is refused where detectable)
     /// and releases it.
@@ -144,4 +205,67 @@ public struct Model {
         header.pointee.magic = ModelHeader.deadMagic
         Glibc.free(base)
     }
+}
+
+/// Plans one direction of a recurrent layer: chooses the fused or general
+/// path, reserves its weights and state, and records how to pack them.
+func planCell(_ c: CellDescription, _ arena: inout Layout, _ state: inout Layout,
+              _ packs: inout [(UnsafeMutableRawPointer) -> Void]) throws(RecurError) -> CellPlan {
+    var p = CellPlan()
+    p.kind = c.kind
+    p.fused = c.isPlain
+    p.inputSize = c.inputSize
+    p.hidden = c.hiddenSize
+    p.hiddenPadded = blockCount(c.hiddenSize) * lanes
+    p.out = c.outputSize
+    p.outPadded = blockCount(c.outputSize) * lanes
+    p.coupling = c.coupling
+    p.resetBefore = c.resetBeforeMatmul
+    p.clip = c.clip
+    p.cellClip = c.cellClip
+    p.projClip = c.projClip
+    p.f = c.f
+    p.g = c.g
+    p.h = c.h
+    p.hState = try state.floats(p.outPadded)
+    if c.kind == .lstm { p.cState = try state.floats(p.hiddenPadded) }
+    if p.fused {
+        let bytes = c.kind == .lstm ? try LSTMCell.packedBytes(c) : try GRUCell.packedBytes(c)
+        p.fusedPanels = try arena.bytes(bytes)
+        p.scratch = try state.floats(p.outPadded)
+        let offset = p.fusedPanels
+        packs.append { base in
+            let panels = (base + offset).assumingMemoryBound(to: Float.self)
+            if c.kind == .lstm { LSTMCell.pack(c, into: panels) } else { GRUCell.pack(c, into: panels) }
+        }
+    } else {
+        let gates = c.kind.gates
+        let rows = gates * p.hiddenPadded
+        p.wx = try arena.floats(try matVecFloats(rows: rows, columns: c.inputSize))
+        p.wh = try arena.floats(try matVecFloats(rows: rows, columns: c.outputSize))
+        if c.layerNorm != nil {
+            p.lnWeight = try arena.floats(4 * p.hiddenPadded)
+            p.lnBias = try arena.floats(4 * p.hiddenPadded)
+        }
+        if c.peephole != nil { p.peephole = try arena.floats(3 * p.hiddenPadded) }
+        if c.projSize > 0 { p.proj = try arena.floats(try matVecFloats(rows: p.outPadded, columns: c.hiddenSize)) }
+        // gx, gh (gates x padded hidden each), then the cell output or r*h.
+        p.scratch = try state.floats(2 * rows + p.hiddenPadded)
+        let q = p
+        packs.append { base in GeneralCell.pack(c, q, base) }
+    }
+    if c.initialH != nil { p.initialH = try arena.floats(p.outPadded) }
+    if c.initialC != nil { p.initialC = try arena.floats(p.hiddenPadded) }
+    let (ih, ic) = (p.initialH, p.initialC)
+    packs.append { base in
+        if let v = c.initialH {
+            let d = (base + ih).assumingMemoryBound(to: Float.self)
+            for i in 0..<v.count { d[i] = v[i] }
+        }
+        if let v = c.initialC {
+            let d = (base + ic).assumingMemoryBound(to: Float.self)
+            for i in 0..<v.count { d[i] = v[i] }
+        }
+    }
+    return p
 }

@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// Fixed header at the start of a stream's memory:
-/// [StreamHeader][each layer's state, 64-byte aligned vectors].
+/// [StreamHeader][each layer's state and scratch, 64-byte aligned vectors].
 public struct StreamHeader {
     public static let liveMagic: UInt64 = 0x4D41_4552_5452_5245  // "RERTREAM"
     public static let deadMagic: UInt64 = 0x4441_4544_5452_5245  // "RERTDEAD"
@@ -11,6 +11,9 @@ public struct StreamHeader {
     public var model: UnsafeMutableRawPointer
     /// True when the library allocated the memory (recur_stream_create).
     public var ownsMemory: Bool
+    /// Sequence-mode buffers (recur_stream_reserve): two of capacity x maxWidth floats.
+    public var sequence: UnsafeMutablePointer<Float>?
+    public var sequenceCapacity: Int
 }
 
 /// One stream's state over a shared model. All of it lives in one block of
@@ -34,10 +37,10 @@ public struct Stream {
     public static func byteCount(_ model: Model) -> Int { model.header.pointee.streamByteCount }
 
     /// Lays a stream out in `memory` (at least `byteCount(model)` bytes,
-    /// 64-byte aligned) with zero state.
+    /// 64-byte aligned) with its initial state.
     public static func initialize(_ model: Model, in memory: UnsafeMutableRawPointer, ownsMemory: Bool) -> Stream {
-        memory.assumingMemoryBound(to: StreamHeader.self)
-            .initialize(to: StreamHeader(magic: StreamHeader.liveMagic, model: model.base, ownsMemory: ownsMemory))
+        memory.assumingMemoryBound(to: StreamHeader.self).initialize(to: StreamHeader(
+            magic: StreamHeader.liveMagic, model: model.base, ownsMemory: ownsMemory, sequence: nil, sequenceCapacity: 0))
         let stream = Stream(base: memory)
         stream.reset()
         return stream
@@ -53,45 +56,222 @@ public struct Stream {
         return initialize(model, in: memory, ownsMemory: true)
     }
 
-    /// Marks the stream dead and releases its memory if the library owns it.
+    /// Marks the stream dead and releases what the library allocated.
     public func free() {
         let owns = header.pointee.ownsMemory
+        Glibc.free(header.pointee.sequence)
+        header.pointee.sequence = nil
         header.pointee.magic = StreamHeader.deadMagic
         if owns { Glibc.free(base) }
     }
 
-    /// All state back to zero.
+    // MARK: State
+
+    /// Every state back to its initial value (zero, or the file's initial state).
     public func reset() {
         let total = Stream.byteCount(model)
         memset(base + Stream.headerBytes, 0, total - Stream.headerBytes)
+        let m = model
+        for l in 0..<m.layerCount where m.plans[l].kind == .recurrent {
+            resetCell(m.plans[l].forward)
+            if m.plans[l].direction == .bidirectional { resetCell(m.plans[l].backward) }
+        }
+    }
+
+    @inline(__always)
+    func floats(_ offset: Int) -> UnsafeMutablePointer<Float> { (base + offset).assumingMemoryBound(to: Float.self) }
+
+    func resetCell(_ cell: CellPlan) {
+        let m = model.base
+        memset(floats(cell.hState), 0, cell.outPadded * 4)
+        if cell.initialH != 0 { floats(cell.hState).update(from: (m + cell.initialH).assumingMemoryBound(to: Float.self), count: cell.out) }
+        if cell.kind == .lstm {
+            memset(floats(cell.cState), 0, cell.hiddenPadded * 4)
+            if cell.initialC != 0 { floats(cell.cState).update(from: (m + cell.initialC).assumingMemoryBound(to: Float.self), count: cell.hidden) }
+        }
+    }
+
+    /// Floats of layer `layer`'s h and c (0 for layers without state).
+    public static func stateSizes(_ model: Model, _ layer: Int) -> (h: Int, c: Int) {
+        let plan = model.plans[layer]
+        guard plan.kind == .recurrent else { return (0, 0) }
+        let directions = plan.direction == .bidirectional ? 2 : 1
+        return (directions * plan.forward.out, plan.forward.kind == .lstm ? directions * plan.forward.hidden : 0)
+    }
+
+    /// Copies layer `layer`'s state out (`write` true: in) as [forward, backward].
+    public func transferState(_ layer: Int, h: UnsafeMutablePointer<Float>?, c: UnsafeMutablePointer<Float>?, write: Bool) {
+        let plan = model.plans[layer]
+        guard plan.kind == .recurrent else { return }
+        for k in 0..<(plan.direction == .bidirectional ? 2 : 1) {
+            let cell = k == 0 ? plan.forward : plan.backward
+            if let h {
+                let outside = h + k * cell.out
+                if write { floats(cell.hState).update(from: outside, count: cell.out) }
+                else { outside.update(from: floats(cell.hState), count: cell.out) }
+            }
+            if let c, cell.kind == .lstm {
+                let outside = c + k * cell.hidden
+                if write { floats(cell.cState).update(from: outside, count: cell.hidden) }
+                else { outside.update(from: floats(cell.cState), count: cell.hidden) }
+            }
+        }
+    }
+
+    // MARK: Stepping
+
+    @inline(__always)
+    func stepCell(_ cell: CellPlan, _ x: UnsafePointer<Float>) {
+        let m = UnsafeRawPointer(model.base)
+        if cell.fused {
+            if cell.kind == .lstm { LSTMCell.step(cell, m, x, base) } else { GRUCell.step(cell, m, x, base) }
+        } else {
+            GeneralCell.step(cell, m, x, base)
+        }
+    }
+
+    /// One streaming step of layers `first...` on `input`; returns the output.
+    @inline(__always)
+    func forward(from first: Int, _ input: UnsafePointer<Float>) -> UnsafePointer<Float> {
+        let model = self.model
+        let plans = model.plans
+        var input = input
+        for l in first..<model.header.pointee.layerCount {
+            let plan = plans[l]
+            switch plan.kind {
+            case .recurrent:
+                stepCell(plan.forward, input)
+                input = UnsafePointer(floats(plan.forward.hState))
+            case .dense: input = DenseLayer.step(plan, model.base, input, base)
+            case .softmax: input = SoftmaxLayer.step(plan, input, base)
+            case .embedding: break  // first layer only; see stepToken
+            }
+        }
+        return input
     }
 
     /// One step: `x` holds inputSize floats, `y` receives outputSize floats.
-    /// Allocates nothing, takes no lock, makes no system call.
+    /// Only for models without reverse or bidirectional layers and without an
+    /// embedding. Allocates nothing, takes no lock, makes no system call.
     @inline(__always)
     public func step(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        let model = self.model
-        let plans = model.plans
-        let layerCount = model.header.pointee.layerCount
-        var input = x
-        for l in 0..<layerCount {
-            let plan = plans[l]
-            let weights = UnsafeRawPointer(model.base + plan.weightsOffset).assumingMemoryBound(to: Vec.self)
-            let state = (base + plan.stateOffset).assumingMemoryBound(to: Float.self)
-            switch plan.kind {
-            case .lstm: input = LSTMCell.step(plan, weights, input, state)
-            case .gru: input = GRUCell.step(plan, weights, input, state)
-            case .dense: input = DenseLayer.step(plan, weights, input, state)
-            }
-        }
-        y.update(from: input, count: model.header.pointee.outputSize)
+        y.update(from: forward(from: 0, x), count: model.header.pointee.outputSize)
     }
 
-    /// `steps` steps over row-major inputs and outputs.
+    /// The embedding row of `token` (0 ≤ token < vocab).
+    @inline(__always)
+    func embedding(_ token: Int) -> UnsafePointer<Float> {
+        let plan = model.plans[0]
+        return UnsafePointer((model.base + plan.weights).assumingMemoryBound(to: Float.self) + token &* plan.outputSize)
+    }
+
+    /// One step of a model whose first layer is an Embedding.
+    @inline(__always)
+    public func stepToken(_ token: Int, _ y: UnsafeMutablePointer<Float>) {
+        y.update(from: forward(from: 1, embedding(token)), count: model.header.pointee.outputSize)
+    }
+
+    // MARK: Sequences
+
+    /// True when `steps` more steps can run in sequence mode without allocating.
+    public func hasSequenceCapacity(_ steps: Int) -> Bool { steps <= header.pointee.sequenceCapacity }
+
+    /// Allocates sequence-mode buffers for up to `steps` steps (models with
+    /// reverse or bidirectional layers need them for recur_run).
+    public func reserve(_ steps: Int) throws(RecurError) {
+        guard steps > header.pointee.sequenceCapacity else { return }
+        let floats = try checkedProduct(2, steps, model.header.pointee.maxWidth)
+        let bytes = try checkedProduct(floats, 4)
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, alignment, bytes) == 0, let memory = raw else {
+            throw RecurError(.outOfMemory, "cannot allocate \(bytes) bytes for \(steps) steps of sequence buffers")
+        }
+        Glibc.free(header.pointee.sequence)
+        header.pointee.sequence = memory.assumingMemoryBound(to: Float.self)
+        header.pointee.sequenceCapacity = steps
+    }
+
+    /// `steps` steps over row-major inputs and outputs. For models with
+    /// reverse or bidirectional layers the caller has checked
+    /// `hasSequenceCapacity(steps)`.
     public func run(_ steps: Int, _ xs: UnsafePointer<Float>, _ ys: UnsafeMutablePointer<Float>) {
         let header = model.header.pointee
-        for t in 0..<steps {
-            step(xs + t &* header.inputSize, ys + t &* header.outputSize)
+        if header.firstSequenceLayer < 0 {
+            for t in 0..<steps { step(xs + t &* header.inputSize, ys + t &* header.outputSize) }
+        } else {
+            runLayers(steps, from: 0, xs, stride: header.inputSize, ys)
+        }
+    }
+
+    /// `steps` steps of a token model.
+    public func runTokens(_ steps: Int, _ tokens: UnsafePointer<Int32>, _ ys: UnsafeMutablePointer<Float>) {
+        let header = model.header.pointee
+        if header.firstSequenceLayer < 0 {
+            for t in 0..<steps { stepToken(Int(tokens[t]), ys + t &* header.outputSize) }
+        } else {
+            let buffer = self.header.pointee.sequence!
+            let width = model.plans[0].outputSize
+            for t in 0..<steps { (buffer + t &* header.maxWidth).update(from: embedding(Int(tokens[t])), count: width) }
+            runLayers(steps, from: 1, UnsafePointer(buffer), stride: header.maxWidth, ys)
+        }
+    }
+
+    /// Sequence mode: each layer over the whole sequence, then the next.
+    /// Forward cells continue from the stream's state; reverse cells start
+    /// from their initial state at the sequence's end.
+    func runLayers(_ steps: Int, from first: Int, _ xs: UnsafePointer<Float>, stride inStride: Int,
+                   _ ys: UnsafeMutablePointer<Float>) {
+        let model = self.model
+        let header = model.header.pointee
+        let width = header.maxWidth
+        let buffers = self.header.pointee.sequence!
+        var input = xs, stride = inStride
+        // Layer outputs alternate between the two halves of the buffers; the
+        // first half may hold embedded tokens (the input of layer `first`).
+        var half = first == 0 ? 0 : 1
+        for l in first..<header.layerCount {
+            let plan = model.plans[l]
+            let last = l == header.layerCount - 1
+            let out = last ? ys : buffers + half &* steps &* width
+            let outStride = last ? header.outputSize : width
+            switch plan.kind {
+            case .recurrent:
+                let cell = plan.forward
+                let h = UnsafePointer(floats(cell.hState))
+                if plan.direction == .reverse {
+                    resetCell(cell)
+                    for t in (0..<steps).reversed() {
+                        stepCell(cell, input + t &* stride)
+                        (out + t &* outStride).update(from: h, count: cell.out)
+                    }
+                } else {
+                    for t in 0..<steps {
+                        stepCell(cell, input + t &* stride)
+                        (out + t &* outStride).update(from: h, count: cell.out)
+                    }
+                }
+                if plan.direction == .bidirectional {
+                    let back = plan.backward
+                    let hb = UnsafePointer(floats(back.hState))
+                    resetCell(back)
+                    for t in (0..<steps).reversed() {
+                        stepCell(back, input + t &* stride)
+                        (out + t &* outStride + back.out).update(from: hb, count: back.out)
+                    }
+                }
+            case .dense:
+                for t in 0..<steps {
+                    (out + t &* outStride).update(from: DenseLayer.step(plan, model.base, input + t &* stride, base), count: plan.outputSize)
+                }
+            case .softmax:
+                for t in 0..<steps {
+                    (out + t &* outStride).update(from: SoftmaxLayer.step(plan, input + t &* stride, base), count: plan.outputSize)
+                }
+            case .embedding: break
+            }
+            input = UnsafePointer(out)
+            stride = outStride
+            half ^= 1
         }
     }
 }

@@ -12,31 +12,92 @@ public struct ModelDescription {
     }
 }
 
+public enum Direction: Int, Sendable {
+    case forward = 0, reverse = 1, bidirectional = 2
+}
+
 public enum LayerDescription {
-    case lstm(RecurrentDescription)
-    case gru(RecurrentDescription)
+    /// LSTM, GRU or RNN; `backward` is set exactly for `.bidirectional`.
+    case recurrent(direction: Direction, forward: CellDescription, backward: CellDescription?)
     case dense(DenseDescription)
+    case embedding(EmbeddingDescription)
+    case softmax(size: Int)
 
     public var outputSize: Int {
         switch self {
-        case .lstm(let l), .gru(let l): return l.hiddenSize
+        case .recurrent(let direction, let cell, _):
+            return direction == .bidirectional ? 2 * cell.outputSize : cell.outputSize
         case .dense(let d): return d.outputSize
+        case .embedding(let e): return e.dim
+        case .softmax(let size): return size
         }
     }
 }
 
-/// LSTM (rows i, f, g, o) or GRU (rows r, z, n); `gates` is 4 or 3.
-public struct RecurrentDescription {
+public enum Activation: Int, Sendable {
+    case identity = 0, sigmoid, tanh, relu, affine, leakyRelu, thresholdedRelu, scaledTanh,
+         hardSigmoid, elu, softsign, softplus
+}
+
+/// A pointwise function with its parameters.
+public struct Function: Equatable, Sendable {
+    public var kind: Activation
+    public var alpha: Float
+    public var beta: Float
+
+    public init(_ kind: Activation, alpha: Float = 0, beta: Float = 0) {
+        self.kind = kind
+        self.alpha = alpha
+        self.beta = beta
+    }
+
+    public static let sigmoid = Function(.sigmoid)
+    public static let tanh = Function(.tanh)
+}
+
+public enum CellKind: Int, Sendable {
+    case lstm = 0, gru, rnn
+
+    /// Row blocks of weight_ih / weight_hh.
+    public var gates: Int { [4, 3, 1][rawValue] }
+}
+
+public enum Coupling: Int, Sendable {
+    case none = 0, inputFromForget = 1, forgetFromInput = 2
+}
+
+/// One direction of an LSTM (rows i, f, g, o), GRU (rows r, z, n) or RNN.
+public struct CellDescription {
+    public var kind: CellKind
     public var name: String
     public var inputSize: Int
     public var hiddenSize: Int
     public var weightIH: TensorView   // [gates*hidden, input]
-    public var weightHH: TensorView   // [gates*hidden, hidden]
+    public var weightHH: TensorView   // [gates*hidden, recurrentSize]
     public var biasIH: TensorView?    // [gates*hidden]
     public var biasHH: TensorView?    // [gates*hidden]
+    // Options; their defaults give the plain PyTorch cell.
+    public var f: Function = .sigmoid           // LSTM/GRU gates; RNN: its one function (default tanh)
+    public var g: Function = .tanh
+    public var h: Function = .tanh
+    public var clip: Float = 0                  // > 0: gate pre-activations
+    public var initialH: TensorView? = nil      // [recurrentSize]
+    // LSTM only
+    public var peephole: TensorView? = nil      // [3, hidden]: i, f, o
+    public var coupling: Coupling = .none
+    public var cellClip: Float = 0
+    public var projSize: Int = 0
+    public var weightProj: TensorView? = nil    // [projSize, hidden]
+    public var biasProj: TensorView? = nil      // [projSize]
+    public var projClip: Float = 0
+    public var layerNorm: TensorView? = nil     // [4, hidden]
+    public var initialC: TensorView? = nil      // [hidden]
+    // GRU only
+    public var resetBeforeMatmul = false
 
-    public init(name: String, inputSize: Int, hiddenSize: Int, weightIH: TensorView, weightHH: TensorView,
-                biasIH: TensorView?, biasHH: TensorView?) {
+    public init(kind: CellKind, name: String, inputSize: Int, hiddenSize: Int, weightIH: TensorView,
+                weightHH: TensorView, biasIH: TensorView?, biasHH: TensorView?) {
+        self.kind = kind
         self.name = name
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
@@ -44,11 +105,18 @@ public struct RecurrentDescription {
         self.weightHH = weightHH
         self.biasIH = biasIH
         self.biasHH = biasHH
+        if kind == .rnn { f = .tanh }
     }
-}
 
-public enum Activation: Int, Sendable {
-    case identity = 0, sigmoid = 1, tanh = 2, relu = 3
+    /// Floats of h: proj_size when projecting, else hidden_size.
+    public var outputSize: Int { projSize > 0 ? projSize : hiddenSize }
+
+    /// True when only the plain PyTorch equations are needed (fused kernels).
+    public var isPlain: Bool {
+        kind != .rnn && f == .sigmoid && g == .tanh && h == .tanh && clip == 0 && initialH == nil
+            && peephole == nil && coupling == .none && cellClip == 0 && projSize == 0 && layerNorm == nil
+            && initialC == nil && !resetBeforeMatmul
+    }
 }
 
 public struct DenseDescription {
@@ -57,10 +125,10 @@ public struct DenseDescription {
     public var outputSize: Int
     public var weight: TensorView     // [output, input]
     public var bias: TensorView?      // [output]
-    public var activation: Activation
+    public var activation: Function
 
     public init(name: String, inputSize: Int, outputSize: Int, weight: TensorView, bias: TensorView?,
-                activation: Activation) {
+                activation: Function) {
         self.name = name
         self.inputSize = inputSize
         self.outputSize = outputSize
@@ -68,6 +136,13 @@ public struct DenseDescription {
         self.bias = bias
         self.activation = activation
     }
+}
+
+public struct EmbeddingDescription {
+    public var name: String
+    public var vocabSize: Int
+    public var dim: Int
+    public var weight: TensorView     // [vocab, dim]
 }
 
 /// Row-major little-endian float32 elements, possibly unaligned.

@@ -50,54 +50,157 @@ private func validate(_ model: Recur__Model) throws(RecurError) -> ModelDescript
 
 private func validate(_ layer: Recur__Layer, index: Int, inputWidth: Int) throws(RecurError) -> LayerDescription {
     let name = layer.name.map { String(cString: $0) } ?? ""
+    let at = { (kind: String) in "layer \(index) (\(kind) '\(name)')" }
+    guard let direction = Direction(rawValue: Int(layer.direction.rawValue)) else {
+        throw RecurError(.unsupported, "\(at("?")): direction \(layer.direction.rawValue) is not known to this version")
+    }
+    let recurrentKinds = [RECUR__LAYER__KIND_LSTM, RECUR__LAYER__KIND_GRU, RECUR__LAYER__KIND_RNN]
+    if !recurrentKinds.contains(layer.kind_case)
+        && (direction != .forward || layer.backward_case != RECUR__LAYER__BACKWARD__NOT_SET) {
+        throw RecurError(.badModel, "layer \(index) ('\(name)'): only recurrent layers have a direction or a backward cell")
+    }
+    if index > 0 && layer.kind_case == RECUR__LAYER__KIND_EMBEDDING {
+        throw RecurError(.badModel, "\(at("embedding")): an embedding can only be the first layer")
+    }
     switch layer.kind_case {
-    case RECUR__LAYER__KIND_LSTM:
-        let where_ = "layer \(index) (lstm '\(name)')"
-        let l = layer.lstm.pointee
-        return .lstm(try recurrent(name: name, where_: where_, gates: 4, inputWidth: inputWidth,
-                                   input: l.input_size, hidden: l.hidden_size,
-                                   wih: l.weight_ih, whh: l.weight_hh, bih: l.bias_ih, bhh: l.bias_hh))
-    case RECUR__LAYER__KIND_GRU:
-        let where_ = "layer \(index) (gru '\(name)')"
-        let g = layer.gru.pointee
-        return .gru(try recurrent(name: name, where_: where_, gates: 3, inputWidth: inputWidth,
-                                  input: g.input_size, hidden: g.hidden_size,
-                                  wih: g.weight_ih, whh: g.weight_hh, bih: g.bias_ih, bhh: g.bias_hh))
+    case RECUR__LAYER__KIND_LSTM, RECUR__LAYER__KIND_GRU, RECUR__LAYER__KIND_RNN:
+        let kindName = ["lstm", "gru", "rnn"][recurrentKinds.firstIndex(of: layer.kind_case)!]
+        let forward = try cell(layer, backward: false, at(kindName), inputWidth)
+        var backward: CellDescription?
+        if direction == .bidirectional {
+            guard layer.backward_case.rawValue == layer.kind_case.rawValue + 10 else {
+                throw RecurError(.badModel, "\(at(kindName)): a bidirectional layer needs a backward \(kindName) cell")
+            }
+            let b = try cell(layer, backward: true, at(kindName) + " backward", inputWidth)
+            guard b.hiddenSize == forward.hiddenSize, b.outputSize == forward.outputSize else {
+                throw RecurError(.badModel, "\(at(kindName)): the backward cell's sizes differ from the forward cell's")
+            }
+            backward = b
+        } else if layer.backward_case != RECUR__LAYER__BACKWARD__NOT_SET {
+            throw RecurError(.badModel, "\(at(kindName)): a backward cell is only allowed when the direction is BIDIRECTIONAL")
+        }
+        return .recurrent(direction: direction, forward: forward, backward: backward)
     case RECUR__LAYER__KIND_DENSE:
-        let where_ = "layer \(index) (dense '\(name)')"
+        let where_ = at("dense")
         let d = layer.dense.pointee
         let input = try dimension(UInt64(d.input_size), "\(where_): input_size")
         try chain(where_, input, inputWidth)
         let output = try dimension(UInt64(d.output_size), "\(where_): output_size")
         let weight = try tensor(d.weight, "\(where_): weight", [output, input], required: true)!
         let bias = try tensor(d.bias, "\(where_): bias", [output], required: false)
-        guard let activation = Activation(rawValue: Int(d.activation.rawValue)) else {
-            throw RecurError(.unsupported, "\(where_): activation \(d.activation.rawValue) is not known to this version")
-        }
+        let activation = try function(d.activation, d.alpha, d.beta, "\(where_): activation")
         return .dense(DenseDescription(name: name, inputSize: input, outputSize: output,
                                        weight: weight, bias: bias, activation: activation))
+    case RECUR__LAYER__KIND_EMBEDDING:
+        let where_ = at("embedding")
+        let e = layer.embedding.pointee
+        try chain(where_, 1, inputWidth)
+        let vocab = try dimension(UInt64(e.vocab_size), "\(where_): vocab_size")
+        let dim = try dimension(UInt64(e.dim), "\(where_): dim")
+        let weight = try tensor(e.weight, "\(where_): weight", [vocab, dim], required: true)!
+        return .embedding(EmbeddingDescription(name: name, vocabSize: vocab, dim: dim, weight: weight))
+    case RECUR__LAYER__KIND_SOFTMAX:
+        let size = try dimension(UInt64(layer.softmax.pointee.size), "\(at("softmax")): size")
+        try chain(at("softmax"), size, inputWidth)
+        return .softmax(size: size)
     case RECUR__LAYER__KIND__NOT_SET:
-        throw RecurError(.badModel, "layer \(index) ('\(name)') has no kind (lstm, gru or dense)")
+        throw RecurError(.badModel, "layer \(index) ('\(name)') has no kind (lstm, gru, rnn, dense, embedding or softmax)")
     default:
         throw RecurError(.unsupported, "layer \(index) ('\(name)') has kind \(layer.kind_case.rawValue), unknown to this version")
     }
 }
 
-private func recurrent(
-    name: String, where_: String, gates: Int, inputWidth: Int, input: UInt32, hidden: UInt32,
-    wih: UnsafeMutablePointer<Recur__Tensor>?, whh: UnsafeMutablePointer<Recur__Tensor>?,
-    bih: UnsafeMutablePointer<Recur__Tensor>?, bhh: UnsafeMutablePointer<Recur__Tensor>?
-) throws(RecurError) -> RecurrentDescription {
-    let i = try dimension(UInt64(input), "\(where_): input_size")
-    try chain(where_, i, inputWidth)
-    let h = try dimension(UInt64(hidden), "\(where_): hidden_size")
-    let rows = gates * h  // cannot overflow: h <= 2^24
-    return RecurrentDescription(
-        name: name, inputSize: i, hiddenSize: h,
-        weightIH: try tensor(wih, "\(where_): weight_ih", [rows, i], required: true)!,
-        weightHH: try tensor(whh, "\(where_): weight_hh", [rows, h], required: true)!,
-        biasIH: try tensor(bih, "\(where_): bias_ih", [rows], required: false),
-        biasHH: try tensor(bhh, "\(where_): bias_hh", [rows], required: false))
+private func function(_ kind: Recur__Activation, _ alpha: Float, _ beta: Float,
+                      _ what: String) throws(RecurError) -> Function {
+    guard let k = Activation(rawValue: Int(kind.rawValue)) else {
+        throw RecurError(.unsupported, "\(what): activation \(kind.rawValue) is not known to this version")
+    }
+    guard alpha.isFinite, beta.isFinite else { throw RecurError(.badModel, "\(what): alpha or beta is not finite") }
+    return Function(k, alpha: alpha, beta: beta)
+}
+
+/// A Function field; absent gives `value`.
+private func function(_ message: UnsafeMutablePointer<Recur__Function>?, default value: Function,
+                      _ what: String) throws(RecurError) -> Function {
+    guard let f = message?.pointee else { return value }
+    return try function(f.kind, f.alpha, f.beta, what)
+}
+
+private func limit(_ value: Float, _ what: String) throws(RecurError) -> Float {
+    guard value.isFinite, value >= 0 else { throw RecurError(.badModel, "\(what) is \(value), expected a finite value >= 0") }
+    return value
+}
+
+private func cell(_ layer: Recur__Layer, backward: Bool, _ where_: String, _ inputWidth: Int) throws(RecurError) -> CellDescription {
+    switch layer.kind_case {
+    case RECUR__LAYER__KIND_LSTM:
+        let l = (backward ? layer.lstm_backward : layer.lstm).pointee
+        let i = try dimension(UInt64(l.input_size), "\(where_): input_size")
+        try chain(where_, i, inputWidth)
+        let h = try dimension(UInt64(l.hidden_size), "\(where_): hidden_size")
+        let p = l.proj_size == 0 ? 0 : try dimension(UInt64(l.proj_size), "\(where_): proj_size")
+        let r = p > 0 ? p : h
+        var c = CellDescription(
+            kind: .lstm, name: where_, inputSize: i, hiddenSize: h,
+            weightIH: try tensor(l.weight_ih, "\(where_): weight_ih", [4 * h, i], required: true)!,
+            weightHH: try tensor(l.weight_hh, "\(where_): weight_hh", [4 * h, r], required: true)!,
+            biasIH: try tensor(l.bias_ih, "\(where_): bias_ih", [4 * h], required: false),
+            biasHH: try tensor(l.bias_hh, "\(where_): bias_hh", [4 * h], required: false))
+        c.peephole = try tensor(l.peephole, "\(where_): peephole", [3, h], required: false)
+        guard let coupling = Coupling(rawValue: Int(l.coupling.rawValue)) else {
+            throw RecurError(.unsupported, "\(where_): coupling \(l.coupling.rawValue) is not known to this version")
+        }
+        c.coupling = coupling
+        c.clip = try limit(l.clip, "\(where_): clip")
+        c.cellClip = try limit(l.cell_clip, "\(where_): cell_clip")
+        c.projClip = try limit(l.proj_clip, "\(where_): proj_clip")
+        if p > 0 {
+            c.projSize = p
+            c.weightProj = try tensor(l.weight_proj, "\(where_): weight_proj", [p, h], required: true)
+            c.biasProj = try tensor(l.bias_proj, "\(where_): bias_proj", [p], required: false)
+        } else if l.weight_proj != nil || l.bias_proj != nil {
+            throw RecurError(.badModel, "\(where_): weight_proj or bias_proj given but proj_size is 0")
+        }
+        c.layerNorm = try tensor(l.layer_norm, "\(where_): layer_norm", [4, h], required: false)
+        c.f = try function(l.f, default: .sigmoid, "\(where_): f")
+        c.g = try function(l.g, default: .tanh, "\(where_): g")
+        c.h = try function(l.h, default: .tanh, "\(where_): h")
+        c.initialH = try tensor(l.initial_h, "\(where_): initial_h", [r], required: false)
+        c.initialC = try tensor(l.initial_c, "\(where_): initial_c", [h], required: false)
+        return c
+    case RECUR__LAYER__KIND_GRU:
+        let g = (backward ? layer.gru_backward : layer.gru).pointee
+        let i = try dimension(UInt64(g.input_size), "\(where_): input_size")
+        try chain(where_, i, inputWidth)
+        let h = try dimension(UInt64(g.hidden_size), "\(where_): hidden_size")
+        var c = CellDescription(
+            kind: .gru, name: where_, inputSize: i, hiddenSize: h,
+            weightIH: try tensor(g.weight_ih, "\(where_): weight_ih", [3 * h, i], required: true)!,
+            weightHH: try tensor(g.weight_hh, "\(where_): weight_hh", [3 * h, h], required: true)!,
+            biasIH: try tensor(g.bias_ih, "\(where_): bias_ih", [3 * h], required: false),
+            biasHH: try tensor(g.bias_hh, "\(where_): bias_hh", [3 * h], required: false))
+        c.resetBeforeMatmul = g.reset_before_matmul != 0
+        c.clip = try limit(g.clip, "\(where_): clip")
+        c.f = try function(g.f, default: .sigmoid, "\(where_): f")
+        c.g = try function(g.g, default: .tanh, "\(where_): g")
+        c.initialH = try tensor(g.initial_h, "\(where_): initial_h", [h], required: false)
+        return c
+    default:
+        let n = (backward ? layer.rnn_backward : layer.rnn).pointee
+        let i = try dimension(UInt64(n.input_size), "\(where_): input_size")
+        try chain(where_, i, inputWidth)
+        let h = try dimension(UInt64(n.hidden_size), "\(where_): hidden_size")
+        var c = CellDescription(
+            kind: .rnn, name: where_, inputSize: i, hiddenSize: h,
+            weightIH: try tensor(n.weight_ih, "\(where_): weight_ih", [h, i], required: true)!,
+            weightHH: try tensor(n.weight_hh, "\(where_): weight_hh", [h, h], required: true)!,
+            biasIH: try tensor(n.bias_ih, "\(where_): bias_ih", [h], required: false),
+            biasHH: try tensor(n.bias_hh, "\(where_): bias_hh", [h], required: false))
+        c.clip = try limit(n.clip, "\(where_): clip")
+        c.f = try function(n.f, default: .tanh, "\(where_): f")
+        c.initialH = try tensor(n.initial_h, "\(where_): initial_h", [h], required: false)
+        return c
+    }
 }
 
 private func chain(_ where_: String, _ input: Int, _ width: Int) throws(RecurError) {
@@ -132,7 +235,8 @@ private func tensor(
         throw RecurError(.badModel, "\(what) has shape \(shapeText(shape)), expected \(shapeText(expected))")
     }
     guard t.dtype == RECUR__DATA_TYPE__FLOAT32 else {
-        throw RecurError(.unsupported, "\(what) has element type \(t.dtype.rawValue), this version reads FLOAT32 (1) only")
+        let names = [0: "DATA_TYPE_UNSPECIFIED", 2: "FLOAT16", 3: "BFLOAT16", 4: "INT8"]
+        throw RecurError(.unsupported, "\(what) has element type \(names[Int(t.dtype.rawValue)] ?? String(t.dtype.rawValue)), this version reads FLOAT32 only")
     }
     var count = 1
     for d in expected {

@@ -14,6 +14,7 @@ public enum Status: Int32, Sendable {
     case badHandle = 10
     case bufferTooSmall = 11
     case unsupported = 12
+    case outOfRange = 13
 }
 
 /// A failure with its status and a detail message naming what was wrong.

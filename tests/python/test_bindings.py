@@ -92,7 +92,7 @@ def test_writer_refuses_inconsistent_layers(tmp_path):
     layers[1] = recur.Dense(rng.normal(size=(2, 4)))  # GRU gives 5
     with pytest.raises(ValueError, match="previous layer"):
         recur.save(tmp_path / "x.recur", layers)
-    with pytest.raises(ValueError, match="weight_ih has shape"):
+    with pytest.raises(ValueError, match="has shape"):
         recur.save(tmp_path / "x.recur", [recur.LSTM(np.zeros((8, 1)), np.zeros((8, 3)))])
 
 

@@ -16,9 +16,13 @@ PROTOBUF_C__BEGIN_DECLS
 
 
 typedef struct Recur__Tensor Recur__Tensor;
+typedef struct Recur__Function Recur__Function;
 typedef struct Recur__LSTM Recur__LSTM;
 typedef struct Recur__GRU Recur__GRU;
+typedef struct Recur__RNN Recur__RNN;
 typedef struct Recur__Dense Recur__Dense;
+typedef struct Recur__Embedding Recur__Embedding;
+typedef struct Recur__Softmax Recur__Softmax;
 typedef struct Recur__Layer Recur__Layer;
 typedef struct Recur__Metadata Recur__Metadata;
 typedef struct Recur__Model Recur__Model;
@@ -51,15 +55,88 @@ typedef enum _Recur__DataType {
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RECUR__DATA_TYPE)
 } Recur__DataType;
 /*
- * Pointwise activation applied by a Dense layer.
+ * A pointwise function. alpha and beta are always stored explicitly (a
+ * converter fills in the defaults of the framework the model came from).
  */
 typedef enum _Recur__Activation {
+  /*
+   * x
+   */
   RECUR__ACTIVATION__IDENTITY = 0,
+  /*
+   * 1 / (1 + e^-x)
+   */
   RECUR__ACTIVATION__SIGMOID = 1,
+  /*
+   * tanh(x)
+   */
   RECUR__ACTIVATION__TANH = 2,
-  RECUR__ACTIVATION__RELU = 3
+  /*
+   * max(0, x)
+   */
+  RECUR__ACTIVATION__RELU = 3,
+  /*
+   * alpha * x + beta
+   */
+  RECUR__ACTIVATION__AFFINE = 4,
+  /*
+   * x >= 0 ? x : alpha * x
+   */
+  RECUR__ACTIVATION__LEAKY_RELU = 5,
+  /*
+   * x > alpha ? x : 0
+   */
+  RECUR__ACTIVATION__THRESHOLDED_RELU = 6,
+  /*
+   * alpha * tanh(beta * x)
+   */
+  RECUR__ACTIVATION__SCALED_TANH = 7,
+  /*
+   * max(0, min(1, alpha * x + beta))
+   */
+  RECUR__ACTIVATION__HARD_SIGMOID = 8,
+  /*
+   * x >= 0 ? x : alpha * (e^x - 1)
+   */
+  RECUR__ACTIVATION__ELU = 9,
+  /*
+   * x / (1 + |x|)
+   */
+  RECUR__ACTIVATION__SOFTSIGN = 10,
+  /*
+   * log(1 + e^x)
+   */
+  RECUR__ACTIVATION__SOFTPLUS = 11
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RECUR__ACTIVATION)
 } Recur__Activation;
+/*
+ * Which gate an LSTM derives from the other instead of computing it.
+ */
+typedef enum _Recur__Coupling {
+  RECUR__COUPLING__UNCOUPLED = 0,
+  /*
+   * i = 1 - f (TensorFlow Lite CIFG); the i rows are unused
+   */
+  RECUR__COUPLING__INPUT_FROM_FORGET = 1,
+  /*
+   * f = 1 - i (ONNX input_forget=1, as onnxruntime runs it); the f rows are unused
+   */
+  RECUR__COUPLING__FORGET_FROM_INPUT = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RECUR__COUPLING)
+} Recur__Coupling;
+/*
+ * Time direction of a recurrent layer. REVERSE and BIDIRECTIONAL need the
+ * whole sequence, so they run in sequence mode (recur_run) only.
+ */
+typedef enum _Recur__Direction {
+  RECUR__DIRECTION__FORWARD = 0,
+  RECUR__DIRECTION__REVERSE = 1,
+  /*
+   * output = [forward h, backward h] at each step
+   */
+  RECUR__DIRECTION__BIDIRECTIONAL = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RECUR__DIRECTION)
+} Recur__Direction;
 
 /* --- messages --- */
 
@@ -79,12 +156,25 @@ struct  Recur__Tensor
     , 0,NULL, RECUR__DATA_TYPE__DATA_TYPE_UNSPECIFIED, {0,NULL} }
 
 
+struct  Recur__Function
+{
+  ProtobufCMessage base;
+  Recur__Activation kind;
+  float alpha;
+  float beta;
+};
+#define RECUR__FUNCTION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&recur__function__descriptor) \
+    , RECUR__ACTIVATION__IDENTITY, 0, 0 }
+
+
 /*
  * Long short-term memory, PyTorch gate order: rows are i, f, g, o blocks of
- * hidden_size rows each.
+ * hidden_size rows each. With every option at its default:
  *   i = sigmoid(W_i x + b_ii + R_i h + b_hi)   ... likewise f, o
  *   g = tanh(W_g x + b_ig + R_g h + b_hg)
  *   c' = f * c + i * g ;  h' = o * tanh(c')
+ * The options are documented in docs/cells/lstm.md.
  */
 struct  Recur__LSTM
 {
@@ -96,7 +186,7 @@ struct  Recur__LSTM
    */
   Recur__Tensor *weight_ih;
   /*
-   * [4*hidden_size, hidden_size]
+   * [4*hidden_size, R], R = proj_size if set, else hidden_size
    */
   Recur__Tensor *weight_hh;
   /*
@@ -107,19 +197,75 @@ struct  Recur__LSTM
    * [4*hidden_size], optional (absent = zeros)
    */
   Recur__Tensor *bias_hh;
+  /*
+   * [3, hidden_size]: p_i, p_f, p_o, optional
+   */
+  Recur__Tensor *peephole;
+  Recur__Coupling coupling;
+  /*
+   * > 0: every gate pre-activation clipped to [-clip, clip]
+   */
+  float clip;
+  /*
+   * > 0: the cell state c' clipped to [-cell_clip, cell_clip]
+   */
+  float cell_clip;
+  /*
+   * > 0: h' = W_proj (o * h(c')) + b_proj, of proj_size floats
+   */
+  uint32_t proj_size;
+  /*
+   * [proj_size, hidden_size]
+   */
+  Recur__Tensor *weight_proj;
+  /*
+   * [proj_size], optional
+   */
+  Recur__Tensor *bias_proj;
+  /*
+   * > 0: h' clipped to [-proj_clip, proj_clip]
+   */
+  float proj_clip;
+  /*
+   * [4, hidden_size], optional: per-gate layer normalisation weights
+   */
+  Recur__Tensor *layer_norm;
+  /*
+   * gate function (absent = SIGMOID)
+   */
+  Recur__Function *f;
+  /*
+   * cell input function (absent = TANH)
+   */
+  Recur__Function *g;
+  /*
+   * cell output function (absent = TANH)
+   */
+  Recur__Function *h;
+  /*
+   * [R], optional: state after creation and reset (absent = zeros)
+   */
+  Recur__Tensor *initial_h;
+  /*
+   * [hidden_size], optional
+   */
+  Recur__Tensor *initial_c;
 };
 #define RECUR__LSTM__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&recur__lstm__descriptor) \
-    , 0, 0, NULL, NULL, NULL, NULL }
+    , 0, 0, NULL, NULL, NULL, NULL, NULL, RECUR__COUPLING__UNCOUPLED, 0, 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL }
 
 
 /*
- * Gated recurrent unit, PyTorch convention (reset gate applied after the
- * recurrent matmul). Rows are r, z, n blocks of hidden_size rows each.
+ * Gated recurrent unit. Rows are r, z, n blocks of hidden_size rows each.
+ * Default (reset_before_matmul = false): reset gate applied after the
+ * recurrent matmul, the PyTorch convention:
  *   r = sigmoid(W_r x + b_ir + R_r h + b_hr)
  *   z = sigmoid(W_z x + b_iz + R_z h + b_hz)
  *   n = tanh(W_n x + b_in + r * (R_n h + b_hn))
  *   h' = (1 - z) * n + z * h
+ * reset_before_matmul = true (ONNX linear_before_reset=0, Keras reset_after=False):
+ *   n = tanh(W_n x + b_in + R_n (r * h) + b_hn)
  */
 struct  Recur__GRU
 {
@@ -142,10 +288,69 @@ struct  Recur__GRU
    * [3*hidden_size], optional
    */
   Recur__Tensor *bias_hh;
+  protobuf_c_boolean reset_before_matmul;
+  /*
+   * > 0: gate pre-activations clipped to [-clip, clip]
+   */
+  float clip;
+  /*
+   * gate function (absent = SIGMOID)
+   */
+  Recur__Function *f;
+  /*
+   * candidate function (absent = TANH)
+   */
+  Recur__Function *g;
+  /*
+   * [hidden_size], optional
+   */
+  Recur__Tensor *initial_h;
 };
 #define RECUR__GRU__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&recur__gru__descriptor) \
-    , 0, 0, NULL, NULL, NULL, NULL }
+    , 0, 0, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL }
+
+
+/*
+ * Plain recurrent layer: h' = f(W x + b_ih + R h + b_hh).
+ */
+struct  Recur__RNN
+{
+  ProtobufCMessage base;
+  uint32_t input_size;
+  uint32_t hidden_size;
+  /*
+   * [hidden_size, input_size]
+   */
+  Recur__Tensor *weight_ih;
+  /*
+   * [hidden_size, hidden_size]
+   */
+  Recur__Tensor *weight_hh;
+  /*
+   * [hidden_size], optional
+   */
+  Recur__Tensor *bias_ih;
+  /*
+   * [hidden_size], optional
+   */
+  Recur__Tensor *bias_hh;
+  /*
+   * > 0: pre-activation clipped to [-clip, clip]
+   */
+  float clip;
+  /*
+   * absent = TANH
+   */
+  Recur__Function *f;
+  /*
+   * [hidden_size], optional
+   */
+  Recur__Tensor *initial_h;
+};
+#define RECUR__RNN__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&recur__rnn__descriptor) \
+    , 0, 0, NULL, NULL, NULL, NULL, 0, NULL, NULL }
 
 
 /*
@@ -165,19 +370,67 @@ struct  Recur__Dense
    */
   Recur__Tensor *bias;
   Recur__Activation activation;
+  /*
+   * parameters of the activation
+   */
+  float alpha;
+  float beta;
 };
 #define RECUR__DENSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&recur__dense__descriptor) \
-    , 0, 0, NULL, NULL, RECUR__ACTIVATION__IDENTITY }
+    , 0, 0, NULL, NULL, RECUR__ACTIVATION__IDENTITY, 0, 0 }
+
+
+/*
+ * Token in, vector out: the row `token` of weight. Only as the first layer;
+ * the model then takes one token per step (recur_step_token).
+ */
+struct  Recur__Embedding
+{
+  ProtobufCMessage base;
+  uint32_t vocab_size;
+  uint32_t dim;
+  /*
+   * [vocab_size, dim]
+   */
+  Recur__Tensor *weight;
+};
+#define RECUR__EMBEDDING__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&recur__embedding__descriptor) \
+    , 0, 0, NULL }
+
+
+/*
+ * y = exp(x - max x) / sum(exp(x - max x)) over the whole vector.
+ */
+struct  Recur__Softmax
+{
+  ProtobufCMessage base;
+  uint32_t size;
+};
+#define RECUR__SOFTMAX__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&recur__softmax__descriptor) \
+    , 0 }
 
 
 typedef enum {
   RECUR__LAYER__KIND__NOT_SET = 0,
   RECUR__LAYER__KIND_LSTM = 10,
   RECUR__LAYER__KIND_GRU = 11,
-  RECUR__LAYER__KIND_DENSE = 12
+  RECUR__LAYER__KIND_DENSE = 12,
+  RECUR__LAYER__KIND_RNN = 13,
+  RECUR__LAYER__KIND_EMBEDDING = 14,
+  RECUR__LAYER__KIND_SOFTMAX = 15
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RECUR__LAYER__KIND__CASE)
 } Recur__Layer__KindCase;
+
+typedef enum {
+  RECUR__LAYER__BACKWARD__NOT_SET = 0,
+  RECUR__LAYER__BACKWARD_LSTM_BACKWARD = 20,
+  RECUR__LAYER__BACKWARD_GRU_BACKWARD = 21,
+  RECUR__LAYER__BACKWARD_RNN_BACKWARD = 23
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RECUR__LAYER__BACKWARD__CASE)
+} Recur__Layer__BackwardCase;
 
 struct  Recur__Layer
 {
@@ -186,16 +439,26 @@ struct  Recur__Layer
    * free text, used in error messages
    */
   char *name;
+  Recur__Direction direction;
   Recur__Layer__KindCase kind_case;
   union {
     Recur__LSTM *lstm;
     Recur__GRU *gru;
     Recur__Dense *dense;
+    Recur__RNN *rnn;
+    Recur__Embedding *embedding;
+    Recur__Softmax *softmax;
+  };
+  Recur__Layer__BackwardCase backward_case;
+  union {
+    Recur__LSTM *lstm_backward;
+    Recur__GRU *gru_backward;
+    Recur__RNN *rnn_backward;
   };
 };
 #define RECUR__LAYER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&recur__layer__descriptor) \
-    , (char *)protobuf_c_empty_string, RECUR__LAYER__KIND__NOT_SET, {0} }
+    , (char *)protobuf_c_empty_string, RECUR__DIRECTION__FORWARD, RECUR__LAYER__KIND__NOT_SET, {0}, RECUR__LAYER__BACKWARD__NOT_SET, {0} }
 
 
 struct  Recur__Metadata
@@ -220,6 +483,9 @@ struct  Recur__Model
    * floats per step in; equals layers[0]'s
    */
   uint32_t input_size;
+  /*
+   * (1 when layers[0] is an Embedding: one token)
+   */
   /*
    * applied in order; each input_size equals
    */
@@ -259,6 +525,25 @@ Recur__Tensor *
 void   recur__tensor__free_unpacked
                      (Recur__Tensor *message,
                       ProtobufCAllocator *allocator);
+/* Recur__Function methods */
+void   recur__function__init
+                     (Recur__Function         *message);
+size_t recur__function__get_packed_size
+                     (const Recur__Function   *message);
+size_t recur__function__pack
+                     (const Recur__Function   *message,
+                      uint8_t             *out);
+size_t recur__function__pack_to_buffer
+                     (const Recur__Function   *message,
+                      ProtobufCBuffer     *buffer);
+Recur__Function *
+       recur__function__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   recur__function__free_unpacked
+                     (Recur__Function *message,
+                      ProtobufCAllocator *allocator);
 /* Recur__LSTM methods */
 void   recur__lstm__init
                      (Recur__LSTM         *message);
@@ -297,6 +582,25 @@ Recur__GRU *
 void   recur__gru__free_unpacked
                      (Recur__GRU *message,
                       ProtobufCAllocator *allocator);
+/* Recur__RNN methods */
+void   recur__rnn__init
+                     (Recur__RNN         *message);
+size_t recur__rnn__get_packed_size
+                     (const Recur__RNN   *message);
+size_t recur__rnn__pack
+                     (const Recur__RNN   *message,
+                      uint8_t             *out);
+size_t recur__rnn__pack_to_buffer
+                     (const Recur__RNN   *message,
+                      ProtobufCBuffer     *buffer);
+Recur__RNN *
+       recur__rnn__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   recur__rnn__free_unpacked
+                     (Recur__RNN *message,
+                      ProtobufCAllocator *allocator);
 /* Recur__Dense methods */
 void   recur__dense__init
                      (Recur__Dense         *message);
@@ -315,6 +619,44 @@ Recur__Dense *
                       const uint8_t       *data);
 void   recur__dense__free_unpacked
                      (Recur__Dense *message,
+                      ProtobufCAllocator *allocator);
+/* Recur__Embedding methods */
+void   recur__embedding__init
+                     (Recur__Embedding         *message);
+size_t recur__embedding__get_packed_size
+                     (const Recur__Embedding   *message);
+size_t recur__embedding__pack
+                     (const Recur__Embedding   *message,
+                      uint8_t             *out);
+size_t recur__embedding__pack_to_buffer
+                     (const Recur__Embedding   *message,
+                      ProtobufCBuffer     *buffer);
+Recur__Embedding *
+       recur__embedding__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   recur__embedding__free_unpacked
+                     (Recur__Embedding *message,
+                      ProtobufCAllocator *allocator);
+/* Recur__Softmax methods */
+void   recur__softmax__init
+                     (Recur__Softmax         *message);
+size_t recur__softmax__get_packed_size
+                     (const Recur__Softmax   *message);
+size_t recur__softmax__pack
+                     (const Recur__Softmax   *message,
+                      uint8_t             *out);
+size_t recur__softmax__pack_to_buffer
+                     (const Recur__Softmax   *message,
+                      ProtobufCBuffer     *buffer);
+Recur__Softmax *
+       recur__softmax__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   recur__softmax__free_unpacked
+                     (Recur__Softmax *message,
                       ProtobufCAllocator *allocator);
 /* Recur__Layer methods */
 void   recur__layer__init
@@ -378,14 +720,26 @@ void   recur__model__free_unpacked
 typedef void (*Recur__Tensor_Closure)
                  (const Recur__Tensor *message,
                   void *closure_data);
+typedef void (*Recur__Function_Closure)
+                 (const Recur__Function *message,
+                  void *closure_data);
 typedef void (*Recur__LSTM_Closure)
                  (const Recur__LSTM *message,
                   void *closure_data);
 typedef void (*Recur__GRU_Closure)
                  (const Recur__GRU *message,
                   void *closure_data);
+typedef void (*Recur__RNN_Closure)
+                 (const Recur__RNN *message,
+                  void *closure_data);
 typedef void (*Recur__Dense_Closure)
                  (const Recur__Dense *message,
+                  void *closure_data);
+typedef void (*Recur__Embedding_Closure)
+                 (const Recur__Embedding *message,
+                  void *closure_data);
+typedef void (*Recur__Softmax_Closure)
+                 (const Recur__Softmax *message,
                   void *closure_data);
 typedef void (*Recur__Layer_Closure)
                  (const Recur__Layer *message,
@@ -404,10 +758,16 @@ typedef void (*Recur__Model_Closure)
 
 extern const ProtobufCEnumDescriptor    recur__data_type__descriptor;
 extern const ProtobufCEnumDescriptor    recur__activation__descriptor;
+extern const ProtobufCEnumDescriptor    recur__coupling__descriptor;
+extern const ProtobufCEnumDescriptor    recur__direction__descriptor;
 extern const ProtobufCMessageDescriptor recur__tensor__descriptor;
+extern const ProtobufCMessageDescriptor recur__function__descriptor;
 extern const ProtobufCMessageDescriptor recur__lstm__descriptor;
 extern const ProtobufCMessageDescriptor recur__gru__descriptor;
+extern const ProtobufCMessageDescriptor recur__rnn__descriptor;
 extern const ProtobufCMessageDescriptor recur__dense__descriptor;
+extern const ProtobufCMessageDescriptor recur__embedding__descriptor;
+extern const ProtobufCMessageDescriptor recur__softmax__descriptor;
 extern const ProtobufCMessageDescriptor recur__layer__descriptor;
 extern const ProtobufCMessageDescriptor recur__metadata__descriptor;
 extern const ProtobufCMessageDescriptor recur__model__descriptor;

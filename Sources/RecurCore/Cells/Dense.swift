@@ -1,10 +1,13 @@
-/// Dense: y = activation(W x + b), W is [output, input].
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Dense: y = activation(W x + b), W is [output, input]; the activation is
+/// any of the format's functions (Kernels/Functions.swift).
 ///
 /// Panel per 16-row block: 1 bias vector, then input_size column vectors.
 /// State per stream: the output vector (read by the next layer).
 enum DenseLayer {
-    static let stateVectors = 1
-
     static func packedBytes(_ d: DenseDescription) throws(RecurError) -> Int {
         try checkedProduct(blockCount(d.outputSize), 1 + d.inputSize, lanes, 4)
     }
@@ -24,22 +27,39 @@ enum DenseLayer {
     }
 
     @inline(never)  // one call per layer; keeps the activations inlined inside
-    static func step(_ plan: LayerPlan, _ panels: UnsafePointer<Vec>, _ x: UnsafePointer<Float>,
-                     _ out: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+    static func step(_ plan: LayerPlan, _ model: UnsafeRawPointer, _ x: UnsafePointer<Float>,
+                     _ stream: UnsafeMutableRawPointer) -> UnsafePointer<Float> {
+        let panels = (model + plan.weights).assumingMemoryBound(to: Vec.self)
+        let out = (stream + plan.output).assumingMemoryBound(to: Float.self)
         let inputs = plan.inputSize
         var panel = panels
-        for b in 0..<plan.blocks {
+        for b in 0..<blockCount(plan.outputSize) {
             var a = panel[0]
             accumulate1(&a, panel + 1, x, inputs)
-            switch plan.activation {
-            case .identity: break
-            case .sigmoid: a = sigmoidApprox(a)
-            case .tanh: a = tanhApprox(a)
-            case .relu: a = relu(a)
-            }
+            a = apply(plan.activation, a)
             UnsafeMutableRawPointer(out + b &* lanes).assumingMemoryBound(to: Vec.self).pointee = a
             panel += 1 &+ inputs
         }
+        return UnsafePointer(out)
+    }
+}
+
+/// Softmax over the whole vector: exp(x − max x) / Σ exp(x − max x).
+enum SoftmaxLayer {
+    @inline(never)
+    static func step(_ plan: LayerPlan, _ x: UnsafePointer<Float>, _ stream: UnsafeMutableRawPointer) -> UnsafePointer<Float> {
+        let out = (stream + plan.output).assumingMemoryBound(to: Float.self)
+        let n = plan.outputSize
+        var top = -Float.infinity
+        for i in 0..<n { top = max(top, x[i]) }
+        var sum: Float = 0
+        for i in 0..<n {
+            let e = expf(x[i] - top)
+            out[i] = e
+            sum += e
+        }
+        let scale = 1 / sum
+        for i in 0..<n { out[i] *= scale }
         return UnsafePointer(out)
     }
 }

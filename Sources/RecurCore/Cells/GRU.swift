@@ -1,22 +1,23 @@
-/// GRU, PyTorch semantics (reset gate applied after the recurrent matmul)
-/// and gate order (rows r, z, n):
+/// GRU, fused path: PyTorch semantics (reset gate applied after the
+/// recurrent matmul) and gate order (rows r, z, n):
 ///   r = σ(W_r x + b_ir + R_r h + b_hr);   z = σ(W_z x + b_iz + R_z h + b_hz)
 ///   n = tanh(W_n x + b_in + r ⊙ (R_n h + b_hn));   h' = (1 − z) ⊙ n + z ⊙ h
+/// The reset-before variant, clips, other functions and initial state run in
+/// GeneralCell.
 ///
 /// Panel per 16-unit block: 4 bias vectors (b_ir + b_hr, b_iz + b_hz, b_in,
 /// b_hn), then input_size + hidden_size columns of 3 vectors (r, z, n).
 /// The n rows accumulate into separate x and h sums so r can scale the h sum.
-/// State per stream: h and h'.
+/// State per stream: h and h' (scratch).
 enum GRUCell {
     static let gates = 3
     static let biasVectors = 4
-    static let stateVectors = 2
 
-    static func packedBytes(_ d: RecurrentDescription) throws(RecurError) -> Int {
+    static func packedBytes(_ d: CellDescription) throws(RecurError) -> Int {
         try checkedProduct(blockCount(d.hiddenSize), biasVectors + (d.inputSize + d.hiddenSize) * gates, lanes, 4)
     }
 
-    static func pack(_ d: RecurrentDescription, into panels: UnsafeMutablePointer<Float>) {
+    static func pack(_ d: CellDescription, into panels: UnsafeMutablePointer<Float>) {
         packRecurrent(d, gates: gates, into: panels, biasVectors: biasVectors) { set, row, gate in
             let bih = d.biasIH?[row] ?? 0, bhh = d.biasHH?[row] ?? 0
             if gate < 2 {
@@ -29,14 +30,15 @@ enum GRUCell {
     }
 
     @inline(never)  // one call per layer; keeps the activations inlined inside
-    static func step(_ plan: LayerPlan, _ panels: UnsafePointer<Vec>, _ x: UnsafePointer<Float>,
-                     _ state: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
-        let width = plan.paddedWidth
-        let h = state, hNext = state + width
-        let inputs = plan.inputSize, hidden = plan.outputSize
+    static func step(_ cell: CellPlan, _ model: UnsafeRawPointer, _ x: UnsafePointer<Float>,
+                     _ stream: UnsafeMutableRawPointer) {
+        let panels = (model + cell.fusedPanels).assumingMemoryBound(to: Vec.self)
+        let h = (stream + cell.hState).assumingMemoryBound(to: Float.self)
+        let hNext = (stream + cell.scratch).assumingMemoryBound(to: Float.self)
+        let inputs = cell.inputSize, hidden = cell.hidden
         let panelVectors = biasVectors &+ (inputs &+ hidden) &* gates
         var panel = panels
-        for b in 0..<plan.blocks {
+        for b in 0..<cell.blocks {
             var r = panel[0], z = panel[1], nx = panel[2], nh = panel[3]
             accumulate3(&r, &z, &nx, panel + biasVectors, x, inputs)
             accumulate3(&r, &z, &nh, panel + (biasVectors &+ inputs &* gates), h, hidden)
@@ -46,7 +48,6 @@ enum GRUCell {
             UnsafeMutableRawPointer(hNext + b &* lanes).assumingMemoryBound(to: Vec.self).pointee = next
             panel += panelVectors
         }
-        h.update(from: hNext, count: width)
-        return UnsafePointer(h)
+        h.update(from: hNext, count: cell.hiddenPadded)
     }
 }

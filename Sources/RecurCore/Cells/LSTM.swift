@@ -1,34 +1,36 @@
-/// LSTM, PyTorch semantics and gate order (rows i, f, g, o):
+/// LSTM, fused path: the plain PyTorch equations and gate order (rows i, f, g, o):
 ///   i = σ(W_i x + b_ii + R_i h + b_hi)   f, o likewise;  g = tanh(W_g x + b_ig + R_g h + b_hg)
 ///   c' = f ⊙ c + i ⊙ g;   h' = o ⊙ tanh(c')
+/// Every option (peepholes, coupling, clips, projection, layer norm, other
+/// functions, initial state) runs in GeneralCell instead.
 ///
 /// Panel per 16-unit block: 4 bias vectors (b_ih + b_hh for i, f, g, o), then
 /// input_size + hidden_size columns of 4 vectors (x columns first, then h).
-/// State per stream: h, c, and h' (written while h is still being read).
+/// State per stream: h, c, and h' (scratch, written while h is still read).
 enum LSTMCell {
     static let gates = 4
-    static let stateVectors = 3
 
-    static func packedBytes(_ d: RecurrentDescription) throws(RecurError) -> Int {
+    static func packedBytes(_ d: CellDescription) throws(RecurError) -> Int {
         try checkedProduct(blockCount(d.hiddenSize), 1 + d.inputSize + d.hiddenSize, gates, lanes, 4)
     }
 
-    static func pack(_ d: RecurrentDescription, into panels: UnsafeMutablePointer<Float>) {
-        packRecurrent(d, gates: gates, into: panels, biasVectors: gates) { bias, row, gate in
-            // one combined bias per gate
-            bias(gate, (d.biasIH?[row] ?? 0) + (d.biasHH?[row] ?? 0))
+    static func pack(_ d: CellDescription, into panels: UnsafeMutablePointer<Float>) {
+        packRecurrent(d, gates: gates, into: panels, biasVectors: gates) { set, row, gate in
+            set(gate, (d.biasIH?[row] ?? 0) + (d.biasHH?[row] ?? 0))
         }
     }
 
     @inline(never)  // one call per layer; keeps the activations inlined inside
-    static func step(_ plan: LayerPlan, _ panels: UnsafePointer<Vec>, _ x: UnsafePointer<Float>,
-                     _ state: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
-        let width = plan.paddedWidth
-        let h = state, c = state + width, hNext = state + 2 &* width
-        let inputs = plan.inputSize, hidden = plan.outputSize
+    static func step(_ cell: CellPlan, _ model: UnsafeRawPointer, _ x: UnsafePointer<Float>,
+                     _ stream: UnsafeMutableRawPointer) {
+        let panels = (model + cell.fusedPanels).assumingMemoryBound(to: Vec.self)
+        let h = (stream + cell.hState).assumingMemoryBound(to: Float.self)
+        let c = (stream + cell.cState).assumingMemoryBound(to: Float.self)
+        let hNext = (stream + cell.scratch).assumingMemoryBound(to: Float.self)
+        let inputs = cell.inputSize, hidden = cell.hidden
         let panelVectors = (1 &+ inputs &+ hidden) &* gates
         var panel = panels
-        for b in 0..<plan.blocks {
+        for b in 0..<cell.blocks {
             var i = panel[0], f = panel[1], g = panel[2], o = panel[3]
             accumulate4(&i, &f, &g, &o, panel + gates, x, inputs)
             accumulate4(&i, &f, &g, &o, panel + gates &* (1 &+ inputs), h, hidden)
@@ -39,15 +41,14 @@ enum LSTMCell {
                 sigmoidApprox(o) * tanhApprox(cell)
             panel += panelVectors
         }
-        h.update(from: hNext, count: width)
-        return UnsafePointer(h)
+        h.update(from: hNext, count: cell.hiddenPadded)
     }
 }
 
-/// Shared packing for LSTM and GRU panels: for each block, `biasVectors`
-/// bias vectors filled by `bias`, then the x columns, then the h columns,
-/// `gates` vectors per column. Gate `g`'s row for unit `u` is g*hidden + u.
-func packRecurrent(_ d: RecurrentDescription, gates: Int, into panels: UnsafeMutablePointer<Float>,
+/// Shared packing for the fused LSTM and GRU panels: for each block,
+/// `biasVectors` bias vectors filled by `bias`, then the x columns, then the
+/// h columns, `gates` vectors per column. Gate `g`'s row for unit `u` is g*hidden + u.
+func packRecurrent(_ d: CellDescription, gates: Int, into panels: UnsafeMutablePointer<Float>,
                    biasVectors: Int,
                    bias: (_ set: (_ vector: Int, _ value: Float) -> Void, _ row: Int, _ gate: Int) -> Void) {
     let hidden = d.hiddenSize, inputs = d.inputSize

@@ -7,9 +7,10 @@
     y = stream.step(x)            # one step
     ys = stream.run(xs)           # (steps, input) -> (steps, output)
 """
-from .writer import LSTM, GRU, Dense, save, dumps, to_message, load_message, FORMAT_VERSION
+from .writer import (LSTM, GRU, RNN, Dense, Embedding, Softmax, Function, save, dumps, to_message,
+                     load_message, FORMAT_VERSION)
 
-__all__ = ["LSTM", "GRU", "Dense", "save", "dumps", "to_message", "load_message",
+__all__ = ["LSTM", "GRU", "RNN", "Dense", "Embedding", "Softmax", "Function", "save", "dumps", "to_message", "load_message",
            "FORMAT_VERSION", "Model", "Stream", "RecurError", "version"]
 
 

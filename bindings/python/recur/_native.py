@@ -57,6 +57,14 @@ for name, restype, argtypes in [
     ("recur_stream_reset", None, [_p]),
     ("recur_step", ctypes.c_int, [_p, _float_p, _size, _float_p, _size]),
     ("recur_run", ctypes.c_int, [_p, _size, _float_p, _size, _float_p, _size]),
+    ("recur_step_token", ctypes.c_int, [_p, ctypes.c_int32, _float_p, _size]),
+    ("recur_run_tokens", ctypes.c_int, [_p, _size, ctypes.POINTER(ctypes.c_int32), _size, _float_p, _size]),
+    ("recur_stream_reserve", ctypes.c_int, [_p, _size]),
+    ("recur_model_layer_count", _size, [_p]),
+    ("recur_model_vocab_size", _size, [_p]),
+    ("recur_model_state_size", ctypes.c_int, [_p, _size, ctypes.POINTER(_size), ctypes.POINTER(_size)]),
+    ("recur_stream_get_state", ctypes.c_int, [_p, _size, _float_p, _size, _float_p, _size]),
+    ("recur_stream_set_state", ctypes.c_int, [_p, _size, _float_p, _size, _float_p, _size]),
 ]:
     fn = getattr(lib, name)
     fn.restype = restype

@@ -10,8 +10,46 @@ import numpy as np
 from . import recur_pb2 as pb
 
 FORMAT_VERSION = 1
-_ACTIVATIONS = {"identity": pb.IDENTITY, "linear": pb.IDENTITY, None: pb.IDENTITY,
-                "sigmoid": pb.SIGMOID, "tanh": pb.TANH, "relu": pb.RELU}
+
+# Function names and ONNX's default (alpha, beta) for each.
+FUNCTIONS = {
+    "identity": (pb.IDENTITY, 0.0, 0.0), "sigmoid": (pb.SIGMOID, 0.0, 0.0), "tanh": (pb.TANH, 0.0, 0.0),
+    "relu": (pb.RELU, 0.0, 0.0), "affine": (pb.AFFINE, 1.0, 0.0), "leaky_relu": (pb.LEAKY_RELU, 0.01, 0.0),
+    "thresholded_relu": (pb.THRESHOLDED_RELU, 1.0, 0.0), "scaled_tanh": (pb.SCALED_TANH, 1.0, 1.0),
+    "hard_sigmoid": (pb.HARD_SIGMOID, 0.2, 0.5), "elu": (pb.ELU, 1.0, 0.0), "softsign": (pb.SOFTSIGN, 0.0, 0.0),
+    "softplus": (pb.SOFTPLUS, 0.0, 0.0),
+}
+COUPLINGS = {"none": pb.UNCOUPLED, "input_from_forget": pb.INPUT_FROM_FORGET, "forget_from_input": pb.FORGET_FROM_INPUT}
+DIRECTIONS = {"forward": pb.FORWARD, "reverse": pb.REVERSE, "bidirectional": pb.BIDIRECTIONAL}
+
+
+@dataclass
+class Function:
+    """A pointwise function: a name from FUNCTIONS and its parameters
+    (None: ONNX's default for that function)."""
+    kind: str
+    alpha: Optional[float] = None
+    beta: Optional[float] = None
+
+    def fill(self, message):
+        name = self.kind.lower() if self.kind else "identity"
+        if name == "linear":
+            name = "identity"
+        if name not in FUNCTIONS:
+            raise ValueError(f"unknown function {self.kind!r}; known: {', '.join(FUNCTIONS)}")
+        kind, alpha, beta = FUNCTIONS[name]
+        message.kind = kind
+        message.alpha = alpha if self.alpha is None else float(self.alpha)
+        message.beta = beta if self.beta is None else float(self.beta)
+
+
+def function(f):
+    """A Function from a Function, a name, or (name, alpha[, beta])."""
+    if f is None or isinstance(f, Function):
+        return f
+    if isinstance(f, str):
+        return Function(f)
+    return Function(*f)
 
 
 def _matrix(a, rows, cols, what):
@@ -21,43 +59,148 @@ def _matrix(a, rows, cols, what):
     return m
 
 
+def _vector(a, size, what):
+    v = np.asarray(a, dtype=np.float32).reshape(-1)
+    if v.shape != (size,):
+        raise ValueError(f"{what} has {v.size} values, expected {size}")
+    return v
+
+
 @dataclass
 class LSTM:
-    """PyTorch nn.LSTM layer weights: rows i, f, g, o.
-    weight_ih (4H, I), weight_hh (4H, H), bias_ih / bias_hh (4H) or None."""
+    """An LSTM layer in PyTorch's layout, rows i, f, g, o:
+    weight_ih (4H, I), weight_hh (4H, R) with R = proj size or H, biases (4H) or None.
+    Options (docs/cells/lstm.md): peephole (3, H) rows i, f, o; coupling
+    'none' | 'input_from_forget' (i = 1 - f) | 'forget_from_input' (f = 1 - i);
+    clip (gate pre-activations); cell_clip; weight_proj (P, H), bias_proj (P),
+    proj_clip; layer_norm (4, H); f, g, h functions; initial_h (R), initial_c (H);
+    direction 'forward' | 'reverse' | 'bidirectional' (then `backward` is
+    another LSTM with the backward weights)."""
     weight_ih: np.ndarray
     weight_hh: np.ndarray
     bias_ih: Optional[np.ndarray] = None
     bias_hh: Optional[np.ndarray] = None
     name: str = ""
+    peephole: Optional[np.ndarray] = None
+    coupling: str = "none"
+    clip: float = 0.0
+    cell_clip: float = 0.0
+    weight_proj: Optional[np.ndarray] = None
+    bias_proj: Optional[np.ndarray] = None
+    proj_clip: float = 0.0
+    layer_norm: Optional[np.ndarray] = None
+    f: object = None
+    g: object = None
+    h: object = None
+    initial_h: Optional[np.ndarray] = None
+    initial_c: Optional[np.ndarray] = None
+    direction: str = "forward"
+    backward: object = None
     gates = 4
+    kind = "lstm"
 
     @property
     def hidden_size(self):
-        return np.shape(self.weight_hh)[1]
+        return np.shape(self.weight_ih)[0] // self.gates
 
     @property
     def input_size(self):
         return np.shape(self.weight_ih)[1]
 
-    output_size = hidden_size
+    @property
+    def cell_output_size(self):
+        return np.shape(self.weight_proj)[0] if self.weight_proj is not None else self.hidden_size
+
+    @property
+    def output_size(self):
+        return self.cell_output_size * (2 if self.direction == "bidirectional" else 1)
+
+    def fill_cell(self, m):
+        h, i, rows, r = self.hidden_size, self.input_size, self.gates * self.hidden_size, self.cell_output_size
+        m.input_size, m.hidden_size = i, h
+        m.weight_ih.CopyFrom(_tensor(_matrix(self.weight_ih, rows, i, "weight_ih")))
+        m.weight_hh.CopyFrom(_tensor(_matrix(self.weight_hh, rows, r, "weight_hh")))
+        for name in ("bias_ih", "bias_hh"):
+            if getattr(self, name) is not None:
+                getattr(m, name).CopyFrom(_tensor(_vector(getattr(self, name), rows, name)))
+        if getattr(self, "initial_h", None) is not None:
+            m.initial_h.CopyFrom(_tensor(_vector(self.initial_h, r, "initial_h")))
+        if self.clip:
+            m.clip = self.clip
+        for name in ("f", "g", "h"):
+            fn = function(getattr(self, name, None))
+            if fn is not None and hasattr(m, name):
+                fn.fill(getattr(m, name))
+        self.fill_options(m)
+
+    def fill_options(self, m):
+        h = self.hidden_size
+        if self.peephole is not None:
+            m.peephole.CopyFrom(_tensor(_matrix(self.peephole, 3, h, "peephole")))
+        if self.coupling not in COUPLINGS:
+            raise ValueError(f"unknown coupling {self.coupling!r}")
+        m.coupling = COUPLINGS[self.coupling]
+        m.cell_clip = self.cell_clip
+        if self.weight_proj is not None:
+            p = self.cell_output_size
+            m.proj_size = p
+            m.weight_proj.CopyFrom(_tensor(_matrix(self.weight_proj, p, h, "weight_proj")))
+            if self.bias_proj is not None:
+                m.bias_proj.CopyFrom(_tensor(_vector(self.bias_proj, p, "bias_proj")))
+            m.proj_clip = self.proj_clip
+        if self.layer_norm is not None:
+            m.layer_norm.CopyFrom(_tensor(_matrix(self.layer_norm, 4, h, "layer_norm")))
+        if self.initial_c is not None:
+            m.initial_c.CopyFrom(_tensor(_vector(self.initial_c, h, "initial_c")))
+
+
+def _only_lstm(layer):
+    lstm_only = {"peephole": None, "weight_proj": None, "bias_proj": None, "layer_norm": None,
+                 "initial_c": None, "coupling": "none", "cell_clip": 0.0, "proj_clip": 0.0, "h": None}
+    for name, default in lstm_only.items():
+        if getattr(layer, name) != default if not isinstance(default, type(None)) else getattr(layer, name) is not None:
+            raise ValueError(f"{name} is an LSTM option; a {layer.kind.upper()} has none")
 
 
 @dataclass
 class GRU(LSTM):
-    """PyTorch nn.GRU layer weights (reset gate after the matmul): rows r, z, n.
-    weight_ih (3H, I), weight_hh (3H, H), bias_ih / bias_hh (3H) or None."""
+    """A GRU layer in PyTorch's layout, rows r, z, n: weight_ih (3H, I),
+    weight_hh (3H, H), biases (3H) or None. reset_before_matmul=True gives
+    ONNX's linear_before_reset=0 / Keras's reset_after=False. Options: clip,
+    f, g, initial_h, direction, backward (docs/cells/gru.md)."""
+    reset_before_matmul: bool = False
     gates = 3
+    kind = "gru"
+
+    def fill_options(self, m):
+        _only_lstm(self)
+        m.reset_before_matmul = bool(self.reset_before_matmul)
+
+
+@dataclass
+class RNN(LSTM):
+    """A plain recurrent layer h' = f(W x + b_ih + R h + b_hh): weight_ih (H, I),
+    weight_hh (H, H). Options: clip, f (default tanh), initial_h, direction,
+    backward (docs/cells/rnn.md)."""
+    gates = 1
+    kind = "rnn"
+
+    def fill_options(self, m):
+        _only_lstm(self)
+        if self.g is not None:
+            raise ValueError("an RNN has one function, f")
 
 
 @dataclass
 class Dense:
     """y = activation(weight @ x + bias); weight (O, I), bias (O) or None.
-    activation: 'identity', 'sigmoid', 'tanh' or 'relu'."""
+    activation: a function name (FUNCTIONS), alpha/beta its parameters."""
     weight: np.ndarray
     bias: Optional[np.ndarray] = None
     activation: Optional[str] = "identity"
     name: str = ""
+    alpha: Optional[float] = None
+    beta: Optional[float] = None
 
     @property
     def input_size(self):
@@ -68,24 +211,34 @@ class Dense:
         return np.shape(self.weight)[0]
 
 
+@dataclass
+class Embedding:
+    """Token in, row `token` of weight (V, D) out. First layer only."""
+    weight: np.ndarray
+    name: str = ""
+    input_size = 1
+
+    @property
+    def output_size(self):
+        return np.shape(self.weight)[1]
+
+
+@dataclass
+class Softmax:
+    """Softmax over the whole vector of `size` floats."""
+    size: int
+    name: str = ""
+
+    @property
+    def input_size(self):
+        return self.size
+
+    output_size = input_size
+
+
 def _tensor(a):
     a = np.ascontiguousarray(a, dtype="<f4")
     return pb.Tensor(shape=list(a.shape), dtype=pb.FLOAT32, data=a.tobytes())
-
-
-def _recurrent(layer, message):
-    h, i, rows = layer.hidden_size, layer.input_size, layer.gates * layer.hidden_size
-    message.input_size = i
-    message.hidden_size = h
-    message.weight_ih.CopyFrom(_tensor(_matrix(layer.weight_ih, rows, i, "weight_ih")))
-    message.weight_hh.CopyFrom(_tensor(_matrix(layer.weight_hh, rows, h, "weight_hh")))
-    for name in ("bias_ih", "bias_hh"):
-        b = getattr(layer, name)
-        if b is not None:
-            b = np.asarray(b, dtype=np.float32).reshape(-1)
-            if b.shape != (rows,):
-                raise ValueError(f"{name} has {b.size} values, expected {rows}")
-            getattr(message, name).CopyFrom(_tensor(b))
 
 
 def to_message(layers, producer="recur-python", metadata=None):
@@ -99,21 +252,36 @@ def to_message(layers, producer="recur-python", metadata=None):
         if layer.input_size != width:
             raise ValueError(f"layer {index} takes {layer.input_size} inputs, the previous layer gives {width}")
         entry = model.layers.add(name=layer.name)
-        if isinstance(layer, GRU):
-            _recurrent(layer, entry.gru)
-        elif isinstance(layer, LSTM):
-            _recurrent(layer, entry.lstm)
+        if isinstance(layer, LSTM):
+            if layer.direction not in DIRECTIONS:
+                raise ValueError(f"layer {index}: unknown direction {layer.direction!r}")
+            entry.direction = DIRECTIONS[layer.direction]
+            layer.fill_cell(getattr(entry, layer.kind))
+            if layer.direction == "bidirectional":
+                if type(layer.backward) is not type(layer):
+                    raise ValueError(f"layer {index}: a bidirectional {layer.kind} needs backward={type(layer).__name__}(...)")
+                layer.backward.fill_cell(getattr(entry, layer.kind + "_backward"))
+            elif layer.backward is not None:
+                raise ValueError(f"layer {index}: backward is only for direction='bidirectional'")
         elif isinstance(layer, Dense):
             d = entry.dense
             d.input_size, d.output_size = layer.input_size, layer.output_size
             d.weight.CopyFrom(_tensor(_matrix(layer.weight, layer.output_size, layer.input_size, "weight")))
             if layer.bias is not None:
-                d.bias.CopyFrom(_tensor(np.asarray(layer.bias, dtype=np.float32).reshape(layer.output_size)))
-            if layer.activation not in _ACTIVATIONS:
-                raise ValueError(f"unknown activation {layer.activation!r}")
-            d.activation = _ACTIVATIONS[layer.activation]
+                d.bias.CopyFrom(_tensor(_vector(layer.bias, layer.output_size, "bias")))
+            fn = pb.Function()
+            Function(layer.activation or "identity", layer.alpha, layer.beta).fill(fn)
+            d.activation, d.alpha, d.beta = fn.kind, fn.alpha, fn.beta
+        elif isinstance(layer, Embedding):
+            if index != 0:
+                raise ValueError(f"layer {index}: an embedding can only be the first layer")
+            w = np.asarray(layer.weight, dtype=np.float32)
+            entry.embedding.vocab_size, entry.embedding.dim = w.shape
+            entry.embedding.weight.CopyFrom(_tensor(w))
+        elif isinstance(layer, Softmax):
+            entry.softmax.size = layer.size
         else:
-            raise TypeError(f"layer {index}: {type(layer).__name__} is not recur.LSTM, GRU or Dense")
+            raise TypeError(f"layer {index}: {type(layer).__name__} is not a recur layer")
         width = layer.output_size
     for key, value in (metadata or {}).items():
         model.metadata.add(key=str(key), value=str(value))

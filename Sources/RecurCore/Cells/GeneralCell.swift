@@ -1,0 +1,193 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The general path for LSTM, GRU and RNN: every option of the format, in
+/// two steps per cell: gate pre-activations by packed matrix-vector products
+/// into stream scratch (gate-padded rows, see MatVec.swift), then pointwise
+/// passes. Equations in docs/cells/{lstm,gru,rnn}.md.
+///
+/// LSTM (rows i, f, g, o), in this order:
+///   z = W x + R h (+ b_ih + b_hh unless layer-normalised)
+///   z_i += p_i ⊙ c, z_f += p_f ⊙ c                     (peepholes)
+///   z_k = LN(z_k) ⊙ w_k + b_k for k in i, f, g         (layer norm)
+///   z = clip(z);  i = f(z_i), f = f(z_f), g = g(z_g)
+///   i = 1 − f or f = 1 − i                             (coupling)
+///   c' = f ⊙ c + i ⊙ g, clipped to ±cell_clip
+///   z_o += p_o ⊙ c';  z_o = LN(z_o) ⊙ w_o + b_o;  o = f(clip(z_o))
+///   h' = o ⊙ h(c');  with projection h' = clip(W_p h' + b_p, ±proj_clip)
+/// GRU (rows r, z, n): r, z = f(clip(·)); n = g(clip(W_n x + b_in + r ⊙ (R_n h + b_hn)))
+///   or, reset before the matmul, n = g(clip(W_n x + b_in + R_n (r ⊙ h) + b_hn));
+///   h' = (1 − z) ⊙ n + z ⊙ h
+/// RNN: h' = f(clip(W x + b_ih + R h + b_hh))
+enum GeneralCell {
+    static let layerNormEpsilon: Float = 1e-8  // TensorFlow Lite's
+
+    static func pack(_ c: CellDescription, _ p: CellPlan, _ base: UnsafeMutableRawPointer) {
+        let hidden = c.hiddenSize, hp = p.hiddenPadded, gates = c.kind.gates
+        let inputs = c.inputSize, recurrent = c.outputSize
+        let rowOf: (Int) -> Int? = { padded in
+            let unit = padded % hp
+            return unit < hidden ? (padded / hp) * hidden + unit : nil
+        }
+        let combined: (Int) -> Float = { row in (c.biasIH?[row] ?? 0) + (c.biasHH?[row] ?? 0) }
+        let biasX: (Int) -> Float = { row in
+            switch c.kind {
+            case .gru: return c.biasIH?[row] ?? 0
+            case .lstm where c.layerNorm != nil: return 0
+            default: return combined(row)
+            }
+        }
+        let biasH: (Int) -> Float = { row in c.kind == .gru ? c.biasHH?[row] ?? 0 : 0 }
+        packMatVec(floats(base, p.wx), paddedRows: gates * hp, columns: inputs, rows: rowOf,
+                   value: { row, col in c.weightIH[row * inputs + col] }, bias: biasX)
+        packMatVec(floats(base, p.wh), paddedRows: gates * hp, columns: recurrent, rows: rowOf,
+                   value: { row, col in c.weightHH[row * recurrent + col] }, bias: biasH)
+        for u in 0..<hidden {
+            if let ln = c.layerNorm {
+                for k in 0..<4 {
+                    floats(base, p.lnWeight)[k * hp + u] = ln[k * hidden + u]
+                    floats(base, p.lnBias)[k * hp + u] = combined(k * hidden + u)
+                }
+            }
+            if let peephole = c.peephole {
+                for k in 0..<3 { floats(base, p.peephole)[k * hp + u] = peephole[k * hidden + u] }
+            }
+        }
+        if let weight = c.weightProj {
+            let projected = c.projSize
+            packMatVec(floats(base, p.proj), paddedRows: p.outPadded, columns: hidden,
+                       rows: { $0 < projected ? $0 : nil },
+                       value: { row, col in weight[row * hidden + col] }, bias: { c.biasProj?[$0] ?? 0 })
+        }
+    }
+
+    @inline(__always)
+    static func floats(_ base: UnsafeMutableRawPointer, _ offset: Int) -> UnsafeMutablePointer<Float> {
+        (base + offset).assumingMemoryBound(to: Float.self)
+    }
+
+    @inline(__always)
+    static func vec(_ p: UnsafeMutablePointer<Float>, _ block: Int) -> UnsafeMutablePointer<Vec> {
+        UnsafeMutableRawPointer(p + block &* lanes).assumingMemoryBound(to: Vec.self)
+    }
+
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>, _ at: Int) -> Vec {
+        UnsafeRawPointer(p + at).load(as: Vec.self)
+    }
+
+    @inline(__always)
+    static func clipped(_ v: Vec, _ limit: Float) -> Vec { limit > 0 ? clamp(v, -limit, limit) : v }
+
+    /// Layer normalisation of `count` values (over the real units only), then
+    /// scale and shift by the packed weight and bias.
+    static func layerNorm(_ v: UnsafeMutablePointer<Float>, _ count: Int, _ padded: Int,
+                          _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>) {
+        var sum: Float = 0
+        for u in 0..<count { sum += v[u] }
+        let mean = sum / Float(count)
+        var squares: Float = 0
+        for u in 0..<count { let d = v[u] - mean; squares += d * d }
+        let inverse = 1 / (squares / Float(count) + layerNormEpsilon).squareRoot()
+        for u in 0..<count { v[u] = (v[u] - mean) * inverse * weight[u] + bias[u] }
+    }
+
+    @inline(never)
+    static func step(_ p: CellPlan, _ model: UnsafeRawPointer, _ x: UnsafePointer<Float>,
+                     _ stream: UnsafeMutableRawPointer) {
+        let hp = p.hiddenPadded, rows = p.kind.gates &* hp
+        let m = UnsafeMutableRawPointer(mutating: model)
+        let h = floats(stream, p.hState)
+        let gx = floats(stream, p.scratch), gh = gx + rows, extra = gh + rows
+        let wx = UnsafePointer(floats(m, p.wx)).withMemoryRebound(to: Vec.self, capacity: 1) { $0 }
+        let wh = UnsafePointer(floats(m, p.wh)).withMemoryRebound(to: Vec.self, capacity: 1) { $0 }
+        let all = 0..<(rows / lanes)
+        let blocks = p.blocks
+        matVec(wx, columns: p.inputSize, blocks: all, x, gx, accumulate: false)
+
+        switch p.kind {
+        case .rnn:
+            matVec(wh, columns: p.out, blocks: all, h, gx, accumulate: true)
+            for b in 0..<blocks { vec(h, b).pointee = apply(p.f, clipped(vec(gx, b).pointee, p.clip)) }
+
+        case .gru:
+            if p.resetBefore {
+                matVec(wh, columns: p.out, blocks: 0..<(2 &* blocks), h, gh, accumulate: false)
+                for b in 0..<blocks {
+                    let rPre: Vec = vec(gx, b).pointee + vec(gh, b).pointee
+                    let r = apply(p.f, clipped(rPre, p.clip))
+                    vec(extra, b).pointee = r * vec(h, b).pointee
+                }
+                matVec(wh, columns: p.out, blocks: (2 &* blocks)..<(3 &* blocks), extra, gh, accumulate: false)
+                for b in 0..<blocks {
+                    let zPre: Vec = vec(gx, blocks &+ b).pointee + vec(gh, blocks &+ b).pointee
+                    let nPre: Vec = vec(gx, 2 &* blocks &+ b).pointee + vec(gh, 2 &* blocks &+ b).pointee
+                    let z = apply(p.f, clipped(zPre, p.clip))
+                    let n = apply(p.g, clipped(nPre, p.clip))
+                    let previous: Vec = vec(h, b).pointee
+                    vec(h, b).pointee = n.addingProduct(z, previous - n)
+                }
+            } else {
+                matVec(wh, columns: p.out, blocks: all, h, gh, accumulate: false)
+                for b in 0..<blocks {
+                    let rPre: Vec = vec(gx, b).pointee + vec(gh, b).pointee
+                    let zPre: Vec = vec(gx, blocks &+ b).pointee + vec(gh, blocks &+ b).pointee
+                    let r = apply(p.f, clipped(rPre, p.clip))
+                    let z = apply(p.f, clipped(zPre, p.clip))
+                    let nx: Vec = vec(gx, 2 &* blocks &+ b).pointee, nh: Vec = vec(gh, 2 &* blocks &+ b).pointee
+                    let n = apply(p.g, clipped(nx.addingProduct(r, nh), p.clip))
+                    let previous: Vec = vec(h, b).pointee
+                    vec(h, b).pointee = n.addingProduct(z, previous - n)
+                }
+            }
+
+        case .lstm:
+            matVec(wh, columns: p.out, blocks: all, h, gx, accumulate: true)
+            let c = floats(stream, p.cState)
+            let zi = gx, zf = gx + hp, zg = gx + 2 &* hp, zo = gx + 3 &* hp
+            let peep = p.peephole != 0 ? UnsafePointer(floats(m, p.peephole)) : nil
+            if let peep {
+                for b in 0..<blocks {
+                    let cv = vec(c, b).pointee
+                    let pi = load(peep, b &* lanes), pf = load(peep, hp &+ b &* lanes)
+                    vec(zi, b).pointee = vec(zi, b).pointee.addingProduct(pi, cv)
+                    vec(zf, b).pointee = vec(zf, b).pointee.addingProduct(pf, cv)
+                }
+            }
+            let lnW = floats(m, p.lnWeight), lnB = floats(m, p.lnBias)
+            if p.lnWeight != 0 {
+                for k in 0..<3 { layerNorm(gx + k &* hp, p.hidden, hp, lnW + k &* hp, lnB + k &* hp) }
+            }
+            for b in 0..<blocks {
+                var i = apply(p.f, clipped(vec(zi, b).pointee, p.clip))
+                var f = apply(p.f, clipped(vec(zf, b).pointee, p.clip))
+                let g = apply(p.g, clipped(vec(zg, b).pointee, p.clip))
+                switch p.coupling {
+                case .none: break
+                case .inputFromForget: i = 1 - f
+                case .forgetFromInput: f = 1 - i
+                }
+                let cn = clipped(f * vec(c, b).pointee + i * g, p.cellClip)
+                vec(c, b).pointee = cn
+                if let peep {
+                    let po = load(peep, 2 &* hp &+ b &* lanes)
+                    vec(zo, b).pointee = vec(zo, b).pointee.addingProduct(po, cn)
+                }
+            }
+            if p.lnWeight != 0 { layerNorm(zo, p.hidden, hp, lnW + 3 &* hp, lnB + 3 &* hp) }
+            let target = p.proj != 0 ? extra : h
+            for b in 0..<blocks {
+                let o = apply(p.f, clipped(vec(zo, b).pointee, p.clip))
+                vec(target, b).pointee = o * apply(p.h, vec(c, b).pointee)
+            }
+            if p.proj != 0 {
+                let proj = UnsafePointer(floats(m, p.proj)).withMemoryRebound(to: Vec.self, capacity: 1) { $0 }
+                matVec(proj, columns: p.hidden, blocks: 0..<(p.outPadded / lanes), extra, h, accumulate: false)
+                if p.projClip > 0 {
+                    for b in 0..<(p.outPadded / lanes) { vec(h, b).pointee = clipped(vec(h, b).pointee, p.projClip) }
+                }
+            }
+        }
+    }
+}
