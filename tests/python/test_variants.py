@@ -1,0 +1,178 @@
+"""Every cell option against the float64 NumPy reference (reference.py),
+including what ONNX cannot express (projection, layer norm, cell-state clip),
+plus token models, state hand-over and sequence-mode refusals."""
+import numpy as np
+import pytest
+
+import recur
+from reference import Reference
+
+TOL = 1e-5
+STEPS = 300
+
+
+def u(rng, scale, *shape):
+    return rng.uniform(-scale, scale, size=shape)
+
+
+def lstm(rng, I, H, **options):
+    k = 1 / np.sqrt(H)
+    R = options.pop("R", H)
+    return recur.LSTM(u(rng, k, 4 * H, I), u(rng, k, 4 * H, R), u(rng, k, 4 * H), u(rng, k, 4 * H), **options)
+
+
+def gru(rng, I, H, **options):
+    k = 1 / np.sqrt(H)
+    return recur.GRU(u(rng, k, 3 * H, I), u(rng, k, 3 * H, H), u(rng, k, 3 * H), u(rng, k, 3 * H), **options)
+
+
+def rnn(rng, I, H, **options):
+    k = 1 / np.sqrt(H)
+    return recur.RNN(u(rng, k, H, I), u(rng, k, H, H), u(rng, k, H), u(rng, k, H), **options)
+
+
+def check(layers, inputs, steps=STEPS, seed=0, tokens=False):
+    data = recur.dumps(layers)
+    rng = np.random.default_rng(seed)
+    if tokens:
+        xs = rng.integers(0, layers[0].weight.shape[0], size=steps)
+    else:
+        xs = rng.normal(size=(steps, inputs)) * 1.5
+    ref = Reference(data).run(xs)
+    stream = recur.Model(data).stream()
+    got = stream.run_tokens(xs) if tokens else stream.run(xs)
+    assert got.shape == ref.shape
+    err = np.abs(got - ref).max()
+    assert err <= TOL, f"max error {err}"
+    return got
+
+
+LSTM_OPTIONS = {
+    "peephole": lambda rng, H: dict(peephole=u(rng, 0.5, 3, H)),
+    "input_from_forget": lambda rng, H: dict(coupling="input_from_forget"),
+    "forget_from_input": lambda rng, H: dict(coupling="forget_from_input"),
+    "clip": lambda rng, H: dict(clip=0.3),
+    "cell_clip": lambda rng, H: dict(cell_clip=0.2),
+    "projection": lambda rng, H: dict(weight_proj=u(rng, 0.4, 7, H), bias_proj=u(rng, 0.4, 7), R=7),
+    "projection_clip": lambda rng, H: dict(weight_proj=u(rng, 0.9, 5, H), proj_clip=0.1, R=5),
+    "layer_norm": lambda rng, H: dict(layer_norm=1 + u(rng, 0.3, 4, H)),
+    "layer_norm_peephole_cifg": lambda rng, H: dict(layer_norm=1 + u(rng, 0.3, 4, H), peephole=u(rng, 0.5, 3, H),
+                                                    coupling="input_from_forget"),
+    "functions": lambda rng, H: dict(f=("hard_sigmoid", 0.2, 0.5), g=("leaky_relu", 0.1), h="softsign"),
+    "functions2": lambda rng, H: dict(f=("scaled_tanh", 0.5, 0.7), g="elu", h=("affine", 0.5, 0.1)),
+    "initial_state": lambda rng, H: dict(initial_h=u(rng, 1, H), initial_c=u(rng, 1, H)),
+    "everything": lambda rng, H: dict(peephole=u(rng, 0.5, 3, H), clip=2.0, cell_clip=1.5, layer_norm=1 + u(rng, 0.3, 4, H),
+                                      weight_proj=u(rng, 0.4, 6, H), bias_proj=u(rng, 0.1, 6), proj_clip=0.8, R=6,
+                                      initial_c=u(rng, 1, H)),
+}
+
+
+@pytest.mark.parametrize("option", sorted(LSTM_OPTIONS))
+@pytest.mark.parametrize("I,H", [(1, 5), (6, 17), (3, 33)])
+def test_lstm_options(option, I, H):
+    rng = np.random.default_rng(I * 100 + H)
+    check([lstm(rng, I, H, **LSTM_OPTIONS[option](rng, H))], I)
+
+
+@pytest.mark.parametrize("reset_before", [False, True])
+@pytest.mark.parametrize("extra", [{}, {"clip": 0.4}, {"f": "hard_sigmoid", "g": "relu"}, {"initial_h": None}])
+@pytest.mark.parametrize("I,H", [(1, 3), (5, 16), (4, 21)])
+def test_gru_options(reset_before, extra, I, H):
+    rng = np.random.default_rng(I * 100 + H)
+    extra = dict(extra)
+    if "initial_h" in extra:
+        extra["initial_h"] = u(rng, 1, H)
+    check([gru(rng, I, H, reset_before_matmul=reset_before, **extra)], I)
+
+
+@pytest.mark.parametrize("f", ["tanh", "relu", "sigmoid", ("leaky_relu", 0.2), ("thresholded_relu", 0.1),
+                               "softplus", "softsign", ("elu", 0.7)])
+def test_rnn_functions(f):
+    rng = np.random.default_rng(3)
+    check([rnn(rng, 4, 19, f=f, clip=3.0)], 4)
+
+
+@pytest.mark.parametrize("kind", [lstm, gru, rnn])
+@pytest.mark.parametrize("direction", ["reverse", "bidirectional"])
+def test_directions(kind, direction):
+    rng = np.random.default_rng(5)
+    backward = kind(rng, 3, 9) if direction == "bidirectional" else None
+    layer = kind(rng, 3, 9, direction=direction, backward=backward)
+    head = recur.Dense(u(rng, 0.5, 2, 7), u(rng, 0.5, 2), "tanh")
+    check([layer, kind(rng, layer.output_size, 7), head], 3, steps=50)
+
+
+def test_streaming_refuses_a_bidirectional_layer():
+    rng = np.random.default_rng(6)
+    layers = [lstm(rng, 2, 4), lstm(rng, 4, 4, direction="bidirectional", backward=lstm(rng, 4, 4))]
+    stream = recur.Model(recur.dumps(layers)).stream()
+    with pytest.raises(recur.RecurError) as err:
+        stream.step(np.zeros(2))
+    assert err.value.status == 12 and "layer 1" in err.value.detail and "bidirectional" in err.value.detail
+
+
+@pytest.mark.parametrize("activation", ["identity", "relu", ("leaky_relu", 0.3), "hard_sigmoid", "softplus",
+                                        ("affine", 2.0, -1.0), ("thresholded_relu", 0.2)])
+def test_dense_activations(activation):
+    rng = np.random.default_rng(7)
+    name, *params = activation if isinstance(activation, tuple) else (activation,)
+    dense = recur.Dense(u(rng, 1, 20, 6), u(rng, 1, 20), name, alpha=params[0] if params else None,
+                        beta=params[1] if len(params) > 1 else None)
+    check([dense], 6, steps=20)
+
+
+def test_token_language_model_and_softmax():
+    rng = np.random.default_rng(8)
+    V, D, H = 40, 12, 24
+    layers = [recur.Embedding(u(rng, 1, V, D)), lstm(rng, D, H), recur.Dense(u(rng, 0.5, V, H), u(rng, 0.5, V)),
+              recur.Softmax(V)]
+    got = check(layers, 1, tokens=True, steps=100)
+    assert np.allclose(got.sum(axis=1), 1, atol=1e-5)
+    model = recur.Model(recur.dumps(layers))
+    assert model.vocab_size == V
+    s = model.stream()
+    with pytest.raises(recur.RecurError) as err:
+        s.step_token(V)
+    assert err.value.status == 13
+    with pytest.raises(recur.RecurError) as err:
+        s.step(np.zeros(1))
+    assert err.value.status == 12
+    # Sampling: stepping tokens one at a time equals the run.
+    s.reset()
+    tokens = [3, 1, 4, 1, 5]
+    stepped = np.stack([s.step_token(t) for t in tokens])
+    assert np.array_equal(stepped, model.stream().run_tokens(tokens))
+
+
+def test_encoder_state_hands_over_to_decoder():
+    """Sequence to sequence: an encoder's final (h, c) starts a decoder that
+    is then stepped token by token, against the reference doing the same."""
+    rng = np.random.default_rng(9)
+    V, D, H = 30, 8, 16
+    encoder = [recur.Embedding(u(rng, 1, V, D)), lstm(rng, D, H)]
+    decoder = [recur.Embedding(u(rng, 1, V, D)), lstm(rng, D, H), recur.Dense(u(rng, 0.5, V, H), u(rng, 0.5, V)),
+               recur.Softmax(V)]
+    enc = recur.Model(recur.dumps(encoder)).stream()
+    enc.run_tokens([4, 8, 15, 16, 23])
+    h, c = enc.get_state(1)
+    assert h.shape == (H,) and c.shape == (H,)
+    dec = recur.Model(recur.dumps(decoder)).stream()
+    dec.set_state(1, h, c)
+    got_h, got_c = dec.get_state(1)
+    assert np.array_equal(got_h, h) and np.array_equal(got_c, c)
+    # Greedy decoding, 10 tokens, from token 0.
+    token, produced, probabilities = 0, [], []
+    for _ in range(10):
+        p = dec.step_token(token)
+        probabilities.append(p)
+        token = int(np.argmax(p))
+        produced.append(token)
+
+    ref_enc = Reference(recur.dumps(encoder))
+    ref_enc.run([4, 8, 15, 16, 23])
+    ref_dec = Reference(recur.dumps(decoder))
+    cell = ref_dec.layers[1][2][0]
+    cell.h, cell.c = ref_enc.layers[1][2][0].h.copy(), ref_enc.layers[1][2][0].c.copy()
+    assert np.abs(cell.h - h).max() <= TOL and np.abs(cell.c - c).max() <= TOL
+    expected = ref_dec.run([0] + produced[:-1])
+    assert np.abs(np.stack(probabilities) - expected).max() <= TOL
