@@ -7,6 +7,7 @@
     y = stream.step(x)            # one step
     ys = stream.run(xs)           # (steps, input) -> (steps, output)
 """
+from . import onnx_import  # noqa: F401  (needs onnx only when called)
 from .writer import (LSTM, GRU, RNN, Dense, Embedding, Softmax, Function, save, dumps, to_message,
                      load_message, FORMAT_VERSION)
 
