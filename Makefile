@@ -111,8 +111,10 @@ $(OUT)/test_api: tests/c/test_api.c tests/c/alloc_counter.h tests/c/check.h incl
 $(OUT)/test_bad_files: tests/c/test_bad_files.c tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
 
-test-c: $(OUT)/test_api $(OUT)/test_bad_files
-	$(OUT)/test_api $(MODELS)
+# Every tracked model, plus one model per cell type and option (generated).
+test-c: $(OUT)/test_api $(OUT)/test_bad_files venv
+	$(PY) tests/c/make_variant_models.py $(OUT)/variants
+	$(OUT)/test_api $(MODELS) $(OUT)/variants/*.recur
 	$(OUT)/test_bad_files tests/fixtures/bad tests/fixtures/bad/good.model $(MODELS)
 
 # Install into out/prefix and build the C API test as a user would, with

@@ -5,12 +5,16 @@
  * caller memory, refused counts and NULLs, and zero allocator calls during
  * 10,000 recur_step calls, a 10,000-step recur_run and recur_stream_reset.
  *
+ * Token models and models with reverse or bidirectional layers get the
+ * same allocation checks through recur_step_token / recur_run(_tokens).
+ *
  *   test_api model.recur [model.recur ...]
  */
 #include "alloc_counter.h"
 #include "check.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -39,11 +43,94 @@ static void fill(float *v, size_t n, uint32_t seed) {
     }
 }
 
+/* Token models (first layer an embedding) and sequence models (reverse or
+ * bidirectional layers): zero allocations in recur_step_token, recur_run
+ * and recur_run_tokens after recur_stream_reserve, refusals, state in/out. */
+static void test_special_model(const char *path, recur_model *model) {
+    size_t in = recur_model_input_size(model), out = recur_model_output_size(model);
+    size_t vocab = recur_model_vocab_size(model);
+    float *xs = malloc(sizeof(float) * in * STEPS);
+    float *ys = malloc(sizeof(float) * out * STEPS), *ys2 = malloc(sizeof(float) * out * STEPS);
+    int32_t *tokens = malloc(sizeof(int32_t) * STEPS);
+    fill(xs, in * STEPS, 777u);
+    for (size_t t = 0; t < STEPS; t++) tokens[t] = (int32_t)((t * 7919u) % (vocab ? vocab : 1));
+    recur_stream *s = NULL, *r = NULL;
+    recur_stream_create(model, &s);
+    recur_stream_create(model, &r);
+    float *y = malloc(sizeof(float) * out);
+    recur_status st = vocab ? recur_step_token(s, 0, y, out) : recur_step(s, xs, in, y, out);
+    int sequence = st == RECUR_ERROR_UNSUPPORTED;
+    CHECK(st == RECUR_OK || sequence, "%s: first step gave %d: %s", path, st, recur_last_error());
+    if (sequence) {
+        CHECK(strstr(recur_last_error(), "layer") != NULL, "%s: refusal does not name the layer: %s", path, recur_last_error());
+        st = vocab ? recur_run_tokens(s, STEPS, tokens, STEPS, ys, out * STEPS) : recur_run(s, STEPS, xs, in * STEPS, ys, out * STEPS);
+        CHECK(st == RECUR_ERROR_BUFFER_TOO_SMALL, "%s: run without reserve gave %d", path, st);
+        CHECK(recur_stream_reserve(s, STEPS) == RECUR_OK && recur_stream_reserve(r, STEPS) == RECUR_OK, "%s: reserve", path);
+    } else {
+        recur_stream_reset(s);
+        alloc_calls = 0;
+        alloc_counting = 1;
+        for (size_t t = 0; t < STEPS; t++) st |= recur_step_token(s, tokens[t], ys + t * out, out);
+        alloc_counting = 0;
+        CHECK(st == RECUR_OK && alloc_calls == 0, "%s: %ld allocator calls in %d recur_step_token", path, alloc_calls, STEPS);
+        CHECK(recur_step_token(s, (int32_t)vocab, y, out) == RECUR_ERROR_OUT_OF_RANGE, "%s: token == vocab accepted", path);
+        CHECK(recur_step_token(s, -1, y, out) == RECUR_ERROR_OUT_OF_RANGE, "%s: token -1 accepted", path);
+        CHECK(recur_step(s, xs, in, y, out) == RECUR_ERROR_UNSUPPORTED, "%s: recur_step on a token model", path);
+    }
+    recur_stream_reset(r);
+    alloc_calls = 0;
+    alloc_counting = 1;
+    st = vocab ? recur_run_tokens(r, STEPS, tokens, STEPS, ys2, out * STEPS) : recur_run(r, STEPS, xs, in * STEPS, ys2, out * STEPS);
+    recur_stream_reset(r);
+    alloc_counting = 0;
+    CHECK(st == RECUR_OK, "%s: run gave %d: %s", path, st, recur_last_error());
+    CHECK(alloc_calls == 0, "%s: %ld allocator calls in a %d-step run", path, alloc_calls, STEPS);
+    if (!sequence) CHECK(memcmp(ys, ys2, sizeof(float) * out * STEPS) == 0, "%s: run differs from steps", path);
+    if (vocab) {
+        int32_t bad[2] = {0, (int32_t)vocab};
+        CHECK(recur_run_tokens(r, 2, bad, 2, ys2, out * 2) == RECUR_ERROR_OUT_OF_RANGE, "%s: bad token in a run", path);
+    }
+    /* State out and in, every layer. */
+    for (size_t l = 0; l < recur_model_layer_count(model); l++) {
+        size_t hn = 0, cn = 0;
+        CHECK(recur_model_state_size(model, l, &hn, &cn) == RECUR_OK, "%s: state_size(%zu)", path, l);
+        float *h = malloc(sizeof(float) * (hn + 1)), *c = malloc(sizeof(float) * (cn + 1));
+        alloc_calls = 0;
+        alloc_counting = 1;
+        st = recur_stream_get_state(r, l, h, hn, c, cn);
+        st |= recur_stream_set_state(s, l, h, hn, c, cn);
+        alloc_counting = 0;
+        CHECK(st == RECUR_OK && alloc_calls == 0, "%s: state transfer of layer %zu", path, l);
+        if (hn) CHECK(recur_stream_get_state(r, l, h, hn + 1, c, cn) == RECUR_ERROR_SIZE_MISMATCH, "%s: h_count", path);
+        free(h);
+        free(c);
+    }
+    CHECK(recur_model_state_size(model, 99, NULL, NULL) == RECUR_ERROR_OUT_OF_RANGE, "%s: layer 99", path);
+    free(y); free(xs); free(ys); free(ys2); free(tokens);
+    recur_stream_free(s);
+    recur_stream_free(r);
+}
+
 static void test_model(const char *path) {
     recur_model *model = NULL;
     recur_status st = recur_model_load_file(path, &model);
     CHECK(st == RECUR_OK && model, "%s: load_file gave %d: %s", path, st, recur_last_error());
     if (!model) return;
+    {
+        recur_stream *probe = NULL;
+        float *x = calloc(recur_model_input_size(model), sizeof(float)), *y = calloc(recur_model_output_size(model), sizeof(float));
+        recur_stream_create(model, &probe);
+        int special = recur_model_vocab_size(model) > 0 ||
+                      recur_step(probe, x, recur_model_input_size(model), y, recur_model_output_size(model)) == RECUR_ERROR_UNSUPPORTED;
+        recur_stream_free(probe);
+        free(x);
+        free(y);
+        if (special) {
+            test_special_model(path, model);
+            recur_model_free(model);
+            return;
+        }
+    }
     size_t in = recur_model_input_size(model), out = recur_model_output_size(model);
     CHECK(in > 0 && out > 0, "%s: sizes %zu, %zu", path, in, out);
 

@@ -1,0 +1,53 @@
+"""Writes one model per cell type and option into OUT_DIR for the C tests
+(zero allocations while stepping every kind of layer):
+
+    python tests/c/make_variant_models.py OUT_DIR
+
+NAME.recur steps with recur_step; token_*.recur with recur_step_token;
+seq_*.recur (reverse / bidirectional layers) with recur_run after
+recur_stream_reserve."""
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bindings" / "python"))
+import recur  # noqa: E402
+
+
+def main(out):
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    u = lambda *shape: rng.uniform(-0.4, 0.4, size=shape)
+
+    def lstm(i, n, r=None, **kw):
+        return recur.LSTM(u(4 * n, i), u(4 * n, r or n), u(4 * n), u(4 * n), **kw)
+
+    def gru(i, n, **kw):
+        return recur.GRU(u(3 * n, i), u(3 * n, n), u(3 * n), u(3 * n), **kw)
+
+    def rnn(i, n, **kw):
+        return recur.RNN(u(n, i), u(n, n), u(n), u(n), **kw)
+
+    models = {
+        "lstm_peephole_clip": [lstm(3, 17, peephole=u(3, 17), clip=1.0, cell_clip=2.0)],
+        "lstm_coupled": [lstm(3, 9, coupling="input_from_forget"), lstm(9, 9, coupling="forget_from_input")],
+        "lstm_projection_layernorm": [lstm(4, 20, r=6, weight_proj=u(6, 20), bias_proj=u(6), proj_clip=1.0,
+                                           layer_norm=1 + u(4, 20))],
+        "lstm_functions_initial": [lstm(2, 8, f="hard_sigmoid", g=("leaky_relu", 0.1), h="softsign",
+                                        initial_h=u(8), initial_c=u(8))],
+        "gru_reset_before": [gru(5, 18, reset_before_matmul=True, clip=3.0)],
+        "gru_functions": [gru(5, 7, f=("scaled_tanh", 0.5, 1.0), g="elu", initial_h=u(7))],
+        "rnn_relu_dense": [rnn(3, 12, f="relu"), recur.Dense(u(4, 12), u(4), "softplus")],
+        "token_lm": [recur.Embedding(u(50, 10)), lstm(10, 16), recur.Dense(u(50, 16), u(50)), recur.Softmax(50)],
+        "seq_bidirectional": [lstm(3, 8, direction="bidirectional", backward=lstm(3, 8)),
+                              gru(16, 5, direction="reverse"), recur.Dense(u(2, 5), u(2), "tanh")],
+        "seq_token_bidirectional_rnn": [recur.Embedding(u(30, 4)),
+                                        rnn(4, 6, direction="bidirectional", backward=rnn(4, 6))],
+    }
+    for name, layers in models.items():
+        recur.save(out / f"{name}.recur", layers)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
