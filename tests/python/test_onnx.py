@@ -209,3 +209,75 @@ def test_unknown_attribute_is_refused(tmp_path):
     onnx.save(model, path)
     with pytest.raises(recur.onnx_import.ConversionError, match="future_option"):
         recur.onnx_import.convert(str(path))
+
+
+# ---- ONNX's own backend test cases for LSTM, GRU and RNN ------------------------
+
+def backend_cases():
+    try:
+        from onnx.backend.test.case.node import collect_testcases
+    except ImportError:
+        return []
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cases = collect_testcases(None)
+    return [c for c in cases if c.model.graph.node and c.model.graph.node[0].op_type in ("LSTM", "GRU", "RNN")]
+
+
+BACKEND = backend_cases()
+
+
+def test_backend_cases_found():
+    assert len(BACKEND) >= 18
+
+
+@pytest.mark.parametrize("case", BACKEND, ids=[c.name for c in BACKEND])
+def test_onnx_backend_case(tmp_path, case):
+    """ONNX's test cases (written by the ONNX project, expected outputs from
+    its reference implementation): the weights are graph inputs, bound at
+    conversion; each batch entry runs as its own stream, with its own
+    initial state set through the bindings."""
+    node = case.model.graph.node[0]
+    names = [i.name for i in case.model.graph.input]
+    inputs, outputs = case.data_sets[0]
+    feeds = dict(zip(names, inputs))
+    layout = next((a.i for a in node.attribute if a.name == "layout"), 0)
+    x = feeds[node.input[0]]
+    x = np.swapaxes(x, 0, 1) if layout else x  # [T, B, I]
+    T, B, _ = x.shape
+    states = {}
+    bind = {}
+    for k, name in enumerate(node.input[1:], start=1):
+        if not name:
+            continue
+        value = feeds[name]
+        if k in (5, 6):  # initial_h, initial_c: per batch entry, set on each stream
+            states[k] = np.swapaxes(value, 0, 1) if layout else value  # [D, B, H]
+            value = np.zeros_like(value)
+        bind[name] = value
+    onnx.save(case.model, tmp_path / "m.onnx")
+    layers, _ = recur.onnx_import.convert(str(tmp_path / "m.onnx"), bind=bind)
+    model = recur.Model(recur.dumps(layers))
+    D = 2 if layers[0].direction == "bidirectional" else 1
+    for b in range(B):
+        stream = model.stream()
+        if states:
+            h0 = states[5][:, b].reshape(-1) if 5 in states else np.zeros(model.state_size(0)[0])
+            c0 = states[6][:, b].reshape(-1) if 6 in states else None
+            stream.set_state(0, h0, c0)
+            if layers[0].direction in ("reverse", "bidirectional"):
+                pytest.skip("per-stream initial state of a reverse cell is reset at the start of each sequence")
+        y = stream.run(x[:, b])
+        h, c = stream.get_state(0)
+        for out, expected in zip(case.model.graph.output, outputs):
+            e = np.asarray(expected, dtype=np.float32)
+            if out.name == node.output[0]:      # Y: [T, D, B, H] (layout 1: [B, T, D, H])
+                e = np.moveaxis(e, 0, 2) if layout else e
+                want, got = e[:, :, b].reshape(T, -1), y
+            elif out.name == node.output[1]:    # Y_h: [D, B, H] (layout 1: [B, D, H])
+                want, got = (e[b] if layout else e[:, b]).reshape(-1), h
+            else:                               # Y_c
+                want, got = (e[b] if layout else e[:, b]).reshape(-1), c
+            assert got.shape == want.shape, (out.name, got.shape, want.shape)
+            assert np.abs(got - want).max() <= TOL, out.name

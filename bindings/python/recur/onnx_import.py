@@ -155,11 +155,11 @@ class Converter:
         name, value = main
         if value.index != len(self.layers):
             raise ConversionError(f"graph output '{name}' is not the end of the layer chain")
-        if value.final == "bidirectional":
-            raise ConversionError(f"graph output '{name}' is the final state of a bidirectional layer; "
-                                  "recur gives per-step outputs (use Y)")
-        if value.final:
-            self.notes.append(f"output '{name}' is a final state: recur gives it at every step; its last step is '{name}'")
+        if value.final == "forward":
+            self.notes.append(f"output '{name}' is a final state: recur gives h at every step; its last step is '{name}'")
+        elif value.final:
+            self.notes.append(f"output '{name}' is the final state of a {value.final} layer: recur gives the per-step "
+                              f"output (Y); '{name}' is recur_stream_get_state of that layer after the run")
         for other, _ in seqs:
             if other != name:
                 self.notes.append(f"graph output '{other}' is not produced (recur gives one output, '{name}'); "
