@@ -5,8 +5,8 @@
  * This header is the contract: anything not declared here is private.
  *
  * Lifecycle
- *   recur_model_load_file / _memory   ->  recur_model   (immutable weights)
- *   recur_stream_create / _init       ->  recur_stream  (one sequence's state)
+ *   recur_model_load_file / _memory   ->  a recur_model: immutable weights
+ *   recur_stream_create / _init       ->  a recur_stream: one sequence's state
  *   recur_step / recur_run (or _token / _tokens) ... recur_stream_reset ... recur_stream_free
  *   recur_model_free                  (after every stream of the model is freed)
  *
