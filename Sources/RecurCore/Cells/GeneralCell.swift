@@ -82,7 +82,7 @@ enum GeneralCell {
 
     /// Layer normalisation of `count` values (over the real units only), then
     /// scale and shift by the packed weight and bias.
-    static func layerNorm(_ v: UnsafeMutablePointer<Float>, _ count: Int, _ padded: Int,
+    static func layerNorm(_ v: UnsafeMutablePointer<Float>, _ count: Int,
                           _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>) {
         var sum: Float = 0
         for u in 0..<count { sum += v[u] }
@@ -157,7 +157,7 @@ enum GeneralCell {
             }
             let lnW = floats(m, p.lnWeight), lnB = floats(m, p.lnBias)
             if p.lnWeight != 0 {
-                for k in 0..<3 { layerNorm(gx + k &* hp, p.hidden, hp, lnW + k &* hp, lnB + k &* hp) }
+                for k in 0..<3 { layerNorm(gx + k &* hp, p.hidden, lnW + k &* hp, lnB + k &* hp) }
             }
             for b in 0..<blocks {
                 var i = apply(p.f, clipped(vec(zi, b).pointee, p.clip))
@@ -175,7 +175,7 @@ enum GeneralCell {
                     vec(zo, b).pointee = vec(zo, b).pointee.addingProduct(po, cn)
                 }
             }
-            if p.lnWeight != 0 { layerNorm(zo, p.hidden, hp, lnW + 3 &* hp, lnB + 3 &* hp) }
+            if p.lnWeight != 0 { layerNorm(zo, p.hidden, lnW + 3 &* hp, lnB + 3 &* hp) }
             let target = p.proj != 0 ? extra : h
             for b in 0..<blocks {
                 let o = apply(p.f, clipped(vec(zo, b).pointee, p.clip))

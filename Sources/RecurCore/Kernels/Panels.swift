@@ -34,17 +34,6 @@ func checkedSum(_ terms: Int...) throws(RecurError) -> Int {
     return result
 }
 
-/// Writes panel vectors: `vector(v)` is the address of the v-th 16-float
-/// vector of a panel.
-struct PanelWriter {
-    let base: UnsafeMutablePointer<Float>
-
-    @inline(__always)
-    func set(vector v: Int, lane: Int, _ value: Float) {
-        base[v &* lanes &+ lane] = value
-    }
-}
-
 /// Fused multiply-accumulate of `count` columns into `n` accumulators:
 /// acc[g] += panel[c * n + g] * column[c] for every c.
 @inline(__always)

@@ -388,7 +388,6 @@ def convert(path, bind=None, test_data=None):
     """(layers, notes) for the ONNX model at `path`. `bind` maps graph input
     names to constant arrays; `test_data` is an ONNX test-data folder whose
     input_N.pb files give the graph inputs N >= 1 (input_0 is the sequence)."""
-    import glob
     import os
 
     import onnx
@@ -400,7 +399,6 @@ def convert(path, bind=None, test_data=None):
             file = os.path.join(test_data, f"input_{k}.pb")
             if k > 0 and os.path.exists(file):
                 bind[name] = load_tensor(file)[1]
-        del glob
     converter = Converter(model, bind)
     return converter.convert(), converter.notes
 
