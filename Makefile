@@ -9,7 +9,9 @@
 # `make demo` and `make test` install what a fresh Debian 12 machine lacks:
 # the apt packages below and a Python venv in .venv.
 
-VERSION    := 0.1.0
+# include/recur.h is the one place the version is written.
+VERSION    := $(shell for part in MAJOR MINOR PATCH; do \
+                sed -n "s/^\#define RECUR_VERSION_$$part \([0-9]*\)$$/\1/p" include/recur.h; done | paste -sd.)
 SONAME     := librecur.so.0
 PREFIX     ?= /usr/local
 CC         ?= cc
@@ -35,7 +37,7 @@ STATIC_LIBS := -L$(SWIFT_STATIC_DIR) -lswiftGlibc -lswiftCore -lswift_RegexParse
 SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
 MODELS := $(shell git ls-files "*.recur" 2>/dev/null)
 
-.PHONY: all lib deps venv demo test test-swift test-asan test-c test-install test-python bench install clean
+.PHONY: all lib deps venv variants demo test test-swift test-asan test-c test-install test-python bench install clean
 
 all: lib
 
@@ -64,7 +66,10 @@ $(OUT)/lib/librecur.so: $(SWIFT_SOURCES) include/recur.h | deps
 	ln -sf librecur.so.$(VERSION) $(OUT)/lib/$(SONAME)
 	ln -sf $(SONAME) $(OUT)/lib/librecur.so
 
-$(OUT)/lib/librecur.a: $(SWIFT_SOURCES) | deps
+# SwiftPM updates an existing archive in place, so members of deleted source
+# files would linger in it (and their symbols shadow the new ones): start anew.
+$(OUT)/lib/librecur.a: $(SWIFT_SOURCES) include/recur.h | deps
+	rm -f $(SWIFT_BIN)/librecur_static.a
 	swift build $(SWIFT_RELEASE) --product recur_static
 	@mkdir -p $(OUT)/lib
 	cp $(SWIFT_BIN)/librecur_static.a $@
@@ -98,33 +103,51 @@ test-swift: | deps
 # bad-file C test against a librecur.so whose Swift and C code is instrumented.
 # (XCTest itself leaks test-case objects, so the C program is the host here.)
 SWIFT_CLANG := $(dir $(shell command -v swift 2>/dev/null))clang
-test-asan: | deps
+test-asan: variants $(OUT)/gen/status_names.h | deps
 	swift build --sanitize=address --scratch-path .build-asan --product recur
 	$(SWIFT_CLANG) -fuse-ld=bfd -g -O1 -fsanitize=address -fno-omit-frame-pointer -DNO_ALLOC_COUNTER \
-	  -Wall -std=c11 -Iinclude tests/c/test_bad_files.c -L.build-asan/debug \
+	  -Wall -std=c11 -Iinclude -I$(OUT)/gen tests/c/test_bad_files.c -L.build-asan/debug \
 	  -Wl,-rpath,$(CURDIR)/.build-asan/debug -lrecur -o $(OUT)/test_bad_files_asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 $(OUT)/test_bad_files_asan \
 	  tests/fixtures/bad tests/fixtures/bad/good.model $(MODELS)
+	$(SWIFT_CLANG) -fuse-ld=bfd -g -O1 -fsanitize=address -fno-omit-frame-pointer -DNO_ALLOC_COUNTER \
+	  -Wall -std=c11 -Iinclude tests/c/test_handles.c -L.build-asan/debug \
+	  -Wl,-rpath,$(CURDIR)/.build-asan/debug -lrecur -o $(OUT)/test_handles_asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 $(OUT)/test_handles_asan $(HANDLE_MODELS)
 
-$(OUT)/test_api: tests/c/test_api.c tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
+$(OUT)/test_api: tests/c/test_api.c tests/c/alloc_counter.h tests/c/check.h $(OUT)/gen/status_names.h include/recur.h $(OUT)/lib/librecur.so
+	$(CC) $(CFLAGS_TEST) -I$(OUT)/gen $< $(LDFLAGS_TEST) -o $@
+$(OUT)/test_bad_files: tests/c/test_bad_files.c tests/c/alloc_counter.h tests/c/check.h $(OUT)/gen/status_names.h include/recur.h $(OUT)/lib/librecur.so
+	$(CC) $(CFLAGS_TEST) -I$(OUT)/gen $< $(LDFLAGS_TEST) -o $@
+$(OUT)/test_handles: tests/c/test_handles.c tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
-$(OUT)/test_bad_files: tests/c/test_bad_files.c tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
-	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
+
+# The status names for the C tests, generated from the header's enum.
+$(OUT)/gen/status_names.h: include/recur.h
+	@mkdir -p $(dir $@)
+	sed -n 's/^ *RECUR_\(OK\|ERROR_\([A-Z_]*\)\) = \([0-9]*\).*/    [\3] = "\1",/p' $< | sed 's/"ERROR_/"/' > $@.tmp
+	mv $@.tmp $@
+
+# A small model, one of >= 128 KiB of weights, one with a stream >= 256 KiB.
+HANDLE_MODELS := examples/forecast/sunspots.recur tests/fixtures/lstm_i64_h130.recur $(OUT)/variants/big_stream.recur
 
 # Every tracked model, plus one model per cell type and option (generated).
-test-c: $(OUT)/test_api $(OUT)/test_bad_files venv
-	$(PY) tests/c/make_variant_models.py $(OUT)/variants
+test-c: $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/test_handles variants
 	$(OUT)/test_api $(MODELS) $(OUT)/variants/*.recur
 	$(OUT)/test_bad_files tests/fixtures/bad tests/fixtures/bad/good.model $(MODELS)
+	$(OUT)/test_handles $(HANDLE_MODELS)
+
+variants: venv
+	$(PY) tests/c/make_variant_models.py $(OUT)/variants
 
 # Install into out/prefix and build the C API test as a user would, with
 # pkg-config: once against the shared library, once fully static.
-test-install: lib
+test-install: lib $(OUT)/gen/status_names.h
 	rm -rf $(OUT)/prefix
 	$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(OUT)/prefix
 	export PKG_CONFIG_PATH=$(CURDIR)/$(OUT)/prefix/lib/pkgconfig; \
-	$(CC) $(CFLAGS_TEST) -Itests/c tests/c/test_api.c $$(pkg-config --cflags --libs recur) -lm -o $(OUT)/test_api_shared && \
-	$(CC) $(CFLAGS_TEST) -Itests/c tests/c/test_api.c $$(pkg-config --cflags --libs recur-static) -o $(OUT)/test_api_static
+	$(CC) $(CFLAGS_TEST) -Itests/c -I$(OUT)/gen tests/c/test_api.c $$(pkg-config --cflags --libs recur) -lm -o $(OUT)/test_api_shared && \
+	$(CC) $(CFLAGS_TEST) -Itests/c -I$(OUT)/gen tests/c/test_api.c $$(pkg-config --cflags --libs recur-static) -o $(OUT)/test_api_static
 	ldd $(OUT)/test_api_shared | grep -q "$(CURDIR)/$(OUT)/prefix/lib/$(SONAME)"
 	! ldd $(OUT)/test_api_static | grep -q librecur
 	@extra=$$(ldd $(OUT)/prefix/lib/librecur.so | awk '{print $$1}' | grep -vE '^(linux-vdso|/lib64/ld-linux)' | \

@@ -8,32 +8,61 @@
  *   recur_model_load_file / _memory   ->  a recur_model: immutable weights
  *   recur_stream_create / _init       ->  a recur_stream: one sequence's state
  *   recur_step / recur_run (or _token / _tokens) ... recur_stream_reset ... recur_stream_free
- *   recur_model_free                  (after every stream of the model is freed)
+ *   recur_model_free                  (any time: before or after its streams)
+ *
+ * Handles
+ *   A recur_model * or recur_stream * is a handle, not an address: never
+ *   dereference it. The library checks every handle it is given without
+ *   touching the object's memory, so a handle that was freed (even twice),
+ *   retired, made by another call or never made by this library is refused
+ *   with RECUR_ERROR_BAD_HANDLE (free functions ignore it); none of these
+ *   reads freed memory. A model and its streams may be freed in any order:
+ *   recur_model_free ends the model's handle at once, and the weights stay
+ *   until the last stream made from it is freed (as sqlite3_close_v2 keeps a
+ *   "zombie" connection), which suits garbage-collected hosts. At most
+ *   2^24 handles are live at once, and 2^30 - 1 streams per model.
  *
  * Threads
  *   A recur_model is immutable after loading: any number of threads may use
- *   it and create streams from it at once. A recur_stream belongs to one
- *   thread at a time; different streams of one model step in parallel freely.
- *   recur_last_error() is per thread.
+ *   it and create streams from it at once, and a recur_model_free on one
+ *   thread does not pull the weights from under a call on another. A
+ *   recur_stream belongs to one thread at a time: calls on one stream from
+ *   two threads at once, or freeing a stream while another thread is inside
+ *   a call on it, are races the host must avoid. Different streams of one
+ *   model step in parallel freely. recur_last_error() is per thread.
  *
  * Memory and time
- *   Loading a model and creating a stream allocate. recur_step, recur_run and
- *   recur_stream_reset allocate nothing, take no lock and make no system call
- *   on success. A host can provide the stream's memory itself
- *   (recur_stream_size + recur_stream_init).
+ *   Loading a model and creating a stream allocate. recur_step, recur_run,
+ *   recur_step_token, recur_run_tokens, recur_stream_reset,
+ *   recur_stream_get_state and recur_stream_set_state allocate nothing, take
+ *   no lock and make no system call. Loading, creating and freeing take a
+ *   short lock (the handle table). A host can provide a stream's memory
+ *   itself (recur_stream_size + recur_stream_init).
  *
  * Errors
  *   Every fallible call returns a recur_status. RECUR_OK is 0; the other
  *   codes have fixed numbers and new ones are only appended.
  *   recur_status_string() names a code; recur_last_error() says exactly what
- *   was wrong with this thread's most recent failing call. Pointer arguments
- *   are checked for NULL, counts are checked against the model, handles are
- *   checked for being live where that can be detected; none of these is
- *   undefined behaviour. Each function states what remains after a failure.
+ *   was wrong with this thread's most recent failing call. Arguments are
+ *   checked in one order, so a mistake gets the same status from every call:
+ *   the handle (INVALID_ARGUMENT if NULL, BAD_HANDLE if not live); whether
+ *   the call suits the model (UNSUPPORTED); NULL pointers, allowed only with
+ *   a count of 0 (INVALID_ARGUMENT); counts against the model
+ *   (SIZE_MISMATCH); overlapping memory (INVALID_ARGUMENT); values such as
+ *   tokens and layer numbers (OUT_OF_RANGE). None of these is undefined
+ *   behaviour. Each function states what remains after a failure.
  *
  * Numbers
  *   Counts are in floats, never bytes. Vectors are contiguous float arrays;
  *   sequences are row-major (step t's input starts at xs + t * input_size).
+ *   A NaN or infinity in an input reaches the outputs and the stream's state
+ *   as IEEE arithmetic carries it (a NaN stays in the state until
+ *   recur_stream_reset or recur_stream_set_state); nothing traps.
+ *
+ * Memory given to the library
+ *   Inputs and outputs never lie inside a stream's own memory (a caller-memory
+ *   stream's block): such calls are refused. Each stepping call says which of
+ *   its arrays may overlap.
  *
  * The file format is described in docs/format.md and proto/recur.proto.
  */
@@ -50,11 +79,17 @@ extern "C" {
 /*-************************************
  *  Version
  **************************************/
+/* The only place the version is written: the library, the Makefile, the
+ * pkg-config files and the Python package take it from here (and a test
+ * checks every copy). */
 #define RECUR_VERSION_MAJOR 0
-#define RECUR_VERSION_MINOR 1
+#define RECUR_VERSION_MINOR 2
 #define RECUR_VERSION_PATCH 0
 #define RECUR_VERSION_NUMBER (RECUR_VERSION_MAJOR * 10000 + RECUR_VERSION_MINOR * 100 + RECUR_VERSION_PATCH)
-#define RECUR_VERSION_STRING "0.1.0"
+#define RECUR_QUOTE_(x) #x
+#define RECUR_EXPAND_AND_QUOTE_(x) RECUR_QUOTE_(x)
+#define RECUR_VERSION_STRING \
+    RECUR_EXPAND_AND_QUOTE_(RECUR_VERSION_MAJOR.RECUR_VERSION_MINOR.RECUR_VERSION_PATCH)
 
 /* The version of the file format (recur.Model.format_version) this library
  * reads. Files of any other version are refused with
@@ -116,11 +151,13 @@ recur_status recur_model_load_file(const char *path, recur_model **out);
  * read during the call; the caller keeps ownership. */
 recur_status recur_model_load_memory(const void *data, size_t size, recur_model **out);
 
-/* Releases a model. NULL is fine. Every stream of the model must have been
- * freed (or, for caller memory, no longer used) before. */
+/* Ends the model's handle: every later call with it gets BAD_HANDLE (or 0
+ * from the size queries). Streams made from the model keep working; its
+ * weights are released with the last of them (at once if it has none).
+ * NULL, and a handle already freed or not a model's, are ignored. */
 void recur_model_free(recur_model *model);
 
-/* Floats per step in and out; 0 if `model` is NULL or not a live model.
+/* Floats per step in and out; 0 if `model` is NULL or not a live model handle.
  * A token model (first layer an embedding) takes 1 token per step. */
 size_t recur_model_input_size(const recur_model *model);
 size_t recur_model_output_size(const recur_model *model);
@@ -145,9 +182,12 @@ recur_status recur_model_state_size(const recur_model *model, size_t layer, size
  **************************************/
 typedef struct recur_stream recur_stream;  /* one stream's state; one thread at a time */
 
-/* Creates a stream over `model` with all state zero. The model must outlive
- * the stream. On failure *out is NULL and nothing is allocated.
- * Errors: INVALID_ARGUMENT, BAD_HANDLE, OUT_OF_MEMORY. */
+/* Creates a stream over `model`, its state as the file gives it: each cell's
+ * initial state where the file has one, zero elsewhere. The stream keeps the
+ * model's weights alive until it is freed. On failure *out is NULL and
+ * nothing is allocated.
+ * Errors: INVALID_ARGUMENT, BAD_HANDLE, TOO_LARGE (2^30 - 1 streams of the
+ * model are live), OUT_OF_MEMORY (also when 2^24 handles are live). */
 recur_status recur_stream_create(const recur_model *model, recur_stream **out);
 
 /* Bytes of memory a stream of `model` needs for recur_stream_init; 0 if
@@ -158,21 +198,32 @@ size_t recur_stream_size(const recur_model *model);
 size_t recur_stream_alignment(void);
 
 /* Lays out a stream in caller memory: `size` bytes at `memory`, aligned to
- * recur_stream_alignment(), at least recur_stream_size(model) bytes. The
- * library never writes outside [memory, memory + recur_stream_size(model)).
- * The caller owns the memory and must keep it (and the model) alive while
- * the stream is used; recur_stream_free on such a stream only marks it dead.
+ * recur_stream_alignment(), at least recur_stream_size(model) bytes; its
+ * state as recur_stream_create gives it. The library never writes outside
+ * [memory, memory + recur_stream_size(model)) except into sequence buffers
+ * it allocates itself (recur_stream_reserve). The returned handle is not
+ * `memory`.
+ * Contract (changed in 0.2): every stream made here must be retired with
+ * recur_stream_free before its memory is released or reused. Until then the
+ * stream holds a reference to the model's weights (recur_model_free does not
+ * release them) and a handle slot; the caller owns the memory throughout.
  * On failure *out is NULL and the memory is untouched.
  * Errors: INVALID_ARGUMENT, BAD_HANDLE, BUFFER_TOO_SMALL (too small or
- * misaligned). */
+ * misaligned), TOO_LARGE and OUT_OF_MEMORY as recur_stream_create. */
 recur_status recur_stream_init(const recur_model *model, void *memory, size_t size, recur_stream **out);
 
 /* Releases a stream made by recur_stream_create, or retires one made by
- * recur_stream_init (the caller then owns its memory again). NULL is fine. */
+ * recur_stream_init (its memory is then the caller's alone again), and gives
+ * back its reference to the model: the last stream of a freed model
+ * releases the weights. NULL, and a handle already freed or not a stream's,
+ * are ignored. */
 void recur_stream_free(recur_stream *stream);
 
-/* Sets every state of the stream back to zero, as after creation. NULL or a
- * dead handle is ignored. Allocation-free. */
+/* Sets every state of the stream back to what creation gave it: the file's
+ * initial state where it has one, zero elsewhere (this also clears a NaN
+ * that an input left in the state, and undoes recur_stream_set_state). The
+ * sequence buffers stay reserved. NULL or a handle that is not a live
+ * stream is ignored. Allocation-free. */
 void recur_stream_reset(recur_stream *stream);
 
 /*-************************************
@@ -181,12 +232,13 @@ void recur_stream_reset(recur_stream *stream);
 
 /* One time step: reads x_count floats from x (x_count must equal
  * recur_model_input_size), advances the stream's state and writes y_count
- * floats to y (y_count must equal recur_model_output_size). x and y must not
- * overlap the stream's memory.
- * Errors: INVALID_ARGUMENT (NULL stream, x or y), BAD_HANDLE (stream or its
- * model not live), SIZE_MISMATCH, UNSUPPORTED (a token model, or a model with
- * a reverse or bidirectional layer: see "Sequence mode"). On any error
- * nothing is read or written and the stream's state is unchanged. */
+ * floats to y (y_count must equal recur_model_output_size). x is read in
+ * full before y is written, so x and y may overlap (in place: x == y).
+ * Errors: INVALID_ARGUMENT (NULL stream, x or y; x or y inside a
+ * caller-memory stream's block), BAD_HANDLE, UNSUPPORTED (a token model, or
+ * a model with a reverse or bidirectional layer: see "Sequence mode"),
+ * SIZE_MISMATCH. On any error nothing is read or written and the stream's
+ * state is unchanged. */
 recur_status recur_step(recur_stream *stream, const float *x, size_t x_count, float *y, size_t y_count);
 
 /* `steps` time steps: xs holds steps * input_size floats (xs_count must equal
@@ -195,7 +247,11 @@ recur_status recur_step(recur_stream *stream, const float *x, size_t x_count, fl
  * a no-op (xs and ys may then be NULL). Runs models with reverse and
  * bidirectional layers too (see "Sequence mode"; BUFFER_TOO_SMALL if the
  * stream has not reserved `steps`).
- * Errors and state after an error: as recur_step. */
+ * Overlap: xs and ys may be the same array (in place, xs == ys) when
+ * output_size <= input_size; any other overlap is refused with
+ * INVALID_ARGUMENT, since later inputs would be overwritten before they are
+ * read.
+ * Errors and state after an error: as recur_step, plus BUFFER_TOO_SMALL. */
 recur_status recur_run(recur_stream *stream, size_t steps, const float *xs, size_t xs_count,
                        float *ys, size_t ys_count);
 
@@ -206,8 +262,10 @@ recur_status recur_run(recur_stream *stream, size_t steps, const float *xs, size
 recur_status recur_step_token(recur_stream *stream, int32_t token, float *y, size_t y_count);
 
 /* `steps` steps of a token model: tokens_count must equal steps, ys_count
- * steps * output_size. Every token is checked before any step runs.
- * Errors and state after an error: as recur_step_token. */
+ * steps * output_size. Every token is checked before any step runs, so
+ * tokens and ys must not overlap (refused with INVALID_ARGUMENT).
+ * Errors and state after an error: as recur_step_token, plus
+ * BUFFER_TOO_SMALL (sequence mode without enough reserved steps). */
 recur_status recur_run_tokens(recur_stream *stream, size_t steps, const int32_t *tokens, size_t tokens_count,
                               float *ys, size_t ys_count);
 
@@ -219,9 +277,12 @@ recur_status recur_run_tokens(recur_stream *stream, size_t steps, const int32_t 
  * give their first output, so models holding one run only through recur_run
  * / recur_run_tokens (recur_step and recur_step_token return UNSUPPORTED
  * naming the layer). In sequence mode each layer runs over all steps before
- * the next; forward cells continue from the stream's state, reverse cells
- * start from their initial state at the last step. A bidirectional layer's
- * output at each step is [forward h, backward h].
+ * the next. Forward cells continue from the stream's state. Cells that run
+ * backwards (a reverse layer, the backward half of a bidirectional one)
+ * start every run at its last step from their start state: the file's
+ * initial state (zero without one), or what recur_stream_set_state last
+ * gave them; each run is a sequence of its own for them. A bidirectional
+ * layer's output at each step is [forward h, backward h].
  *
  * Sequence mode needs buffers for the sequence; this call allocates them for
  * sequences of up to `max_steps` steps (it allocates; recur_run then does
@@ -239,6 +300,13 @@ recur_status recur_stream_reserve(recur_stream *stream, size_t max_steps);
  * an encoder's final state to a decoder. h_count and c_count must equal
  * recur_model_state_size's; pass NULL and 0 to skip h or c. Layout: h of the
  * forward cell then (bidirectional) of the backward cell; likewise c.
+ * get_state gives each cell's state now; for a cell that runs backwards,
+ * its state after the last run (at step 0: ONNX's Y_h for that direction).
+ * set_state sets each cell's state; a cell that runs backwards starts every
+ * later run from it, until the next set_state or recur_stream_reset (so an
+ * ONNX initial state per stream works). Layers without state take 0 counts.
+ * Overlap: h and c must not lie in the stream's memory; for get_state they
+ * must not overlap each other.
  * Errors: INVALID_ARGUMENT, BAD_HANDLE, OUT_OF_RANGE (layer), SIZE_MISMATCH.
  * Nothing is read or written on error. Allocation-free. */
 recur_status recur_stream_get_state(const recur_stream *stream, size_t layer, float *h, size_t h_count,

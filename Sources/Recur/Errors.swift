@@ -1,6 +1,7 @@
 // The C ABI, declared in include/recur.h: every exported function lives in
 // this module, one file per concern (errors and version here; Models.swift,
-// Streams.swift, Stepping.swift). Each function checks its arguments
+// Streams.swift, Stepping.swift; handles in Handles.swift, shared argument
+// checks in Arguments.swift). Each function checks its arguments
 // completely before the core runs, turns RecurError into a status code plus
 // this thread's detail message, and never lets a Swift trap reach the host.
 import CRecurSupport
@@ -33,44 +34,13 @@ func staticText(_ s: StaticString) -> UnsafePointer<CChar> {
     UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
-/// The live model behind a handle, or nil.
-@inline(__always)
-func liveModel(_ handle: OpaquePointer?) -> Model? {
-    guard let handle else { return nil }
-    let model = Model(base: UnsafeMutableRawPointer(handle))
-    return model.isLive ? model : nil
-}
-
-/// Checks a model handle argument; returns 0 or a status.
-func checkModel(_ handle: OpaquePointer?, _ function: StaticString) -> (Model?, Int32) {
-    guard handle != nil else { return (nil, fail(.invalidArgument, "\(function): model is NULL")) }
-    guard let model = liveModel(handle) else {
-        return (nil, fail(.badHandle, "\(function): model is not a live recur_model (freed, or not made by recur_model_load_*)"))
-    }
-    return (model, 0)
-}
-
-/// Checks a stream handle argument and its model.
-@inline(__always)
-func checkStream(_ handle: OpaquePointer?, _ function: StaticString) -> (Stream?, Int32) {
-    guard let handle else { return (nil, fail(.invalidArgument, "\(function): stream is NULL")) }
-    let stream = Stream(base: UnsafeMutableRawPointer(handle))
-    guard stream.isLive else {
-        return (nil, fail(.badHandle, "\(function): stream is not a live recur_stream (freed, or not made by recur_stream_create/_init)"))
-    }
-    guard stream.model.isLive else {
-        return (nil, fail(.badHandle, "\(function): the stream's model has been freed"))
-    }
-    return (stream, 0)
-}
-
 // MARK: - Version and status
 
 @_cdecl("recur_version")
-public func recur_version() -> UnsafePointer<CChar> { staticText("0.1.0") }
+public func recur_version() -> UnsafePointer<CChar> { rsupport_version_string()! }
 
 @_cdecl("recur_version_number")
-public func recur_version_number() -> Int32 { 100 }
+public func recur_version_number() -> Int32 { rsupport_version_number() }
 
 @_cdecl("recur_status_string")
 public func recur_status_string(_ status: Int32) -> UnsafePointer<CChar> {

@@ -32,9 +32,14 @@ public func recur_model_load_file(_ path: UnsafePointer<CChar>?,
 }
 
 private func load(_ bytes: UnsafeRawBufferPointer, _ out: UnsafeMutablePointer<OpaquePointer?>) -> Int32 {
-    do {
+    do throws(RecurError) {
         let model = try Model.load(file: bytes)
-        out.pointee = OpaquePointer(model.base)
+        do throws(RecurError) {
+            out.pointee = try Registry.open(model.base, kind: .model)
+        } catch {
+            model.free()
+            throw error
+        }
         return Status.ok.rawValue
     } catch {
         return fail(error)
@@ -43,42 +48,51 @@ private func load(_ bytes: UnsafeRawBufferPointer, _ out: UnsafeMutablePointer<O
 
 @_cdecl("recur_model_free")
 public func recur_model_free(_ model: OpaquePointer?) {
-    liveModel(model)?.free()
+    Registry.closeModel(model)
+}
+
+/// Runs `body` on the model behind an open model handle, holding a reference
+/// so that a recur_model_free on another thread cannot pull the weights away
+/// during the call. Nil when the handle is not open.
+@inline(__always)
+func withModel<T>(_ handle: OpaquePointer?, _ body: (Model) -> T) -> T? {
+    guard let retained = try? Registry.retainModel(handle) else { return nil }
+    defer { Registry.releaseModel(retained.1) }
+    return body(retained.0)
 }
 
 @_cdecl("recur_model_input_size")
 public func recur_model_input_size(_ model: OpaquePointer?) -> Int {
-    liveModel(model)?.inputSize ?? 0
+    withModel(model) { $0.inputSize } ?? 0
 }
 
 @_cdecl("recur_model_output_size")
 public func recur_model_output_size(_ model: OpaquePointer?) -> Int {
-    liveModel(model)?.outputSize ?? 0
+    withModel(model) { $0.outputSize } ?? 0
 }
 
 // MARK: - Layers and state sizes
 
 @_cdecl("recur_model_layer_count")
 public func recur_model_layer_count(_ model: OpaquePointer?) -> Int {
-    liveModel(model)?.layerCount ?? 0
+    withModel(model) { $0.layerCount } ?? 0
 }
 
 @_cdecl("recur_model_vocab_size")
 public func recur_model_vocab_size(_ model: OpaquePointer?) -> Int {
-    liveModel(model)?.header.pointee.vocab ?? 0
+    withModel(model) { $0.header.pointee.vocab } ?? 0
 }
 
 @_cdecl("recur_model_state_size")
 public func recur_model_state_size(_ model: OpaquePointer?, _ layer: Int, _ hCount: UnsafeMutablePointer<Int>?,
                                    _ cCount: UnsafeMutablePointer<Int>?) -> Int32 {
-    let (checked, status) = checkModel(model, "recur_model_state_size")
-    guard let checked else { return status }
-    guard layer >= 0, layer < checked.layerCount else {
-        return fail(.outOfRange, "recur_model_state_size: layer \(UInt(bitPattern: layer)) is not below the layer count \(checked.layerCount)")
-    }
-    let sizes = Stream.stateSizes(checked, layer)
-    hCount?.pointee = sizes.h
-    cCount?.pointee = sizes.c
-    return Status.ok.rawValue
+    withModel(model) { checked in
+        guard layer >= 0, layer < checked.layerCount else {
+            return fail(.outOfRange, "recur_model_state_size: layer \(UInt(bitPattern: layer)) is not below the layer count \(checked.layerCount)")
+        }
+        let sizes = Stream.stateSizes(checked, layer)
+        hCount?.pointee = sizes.h
+        cCount?.pointee = sizes.c
+        return Status.ok.rawValue
+    } ?? refuse(model, .model, "recur_model_state_size")
 }
-

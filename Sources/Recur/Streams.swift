@@ -6,7 +6,7 @@ import RecurCore
 
 @_cdecl("recur_stream_size")
 public func recur_stream_size(_ model: OpaquePointer?) -> Int {
-    liveModel(model).map(Stream.byteCount) ?? 0
+    withModel(model, Stream.byteCount) ?? 0
 }
 
 @_cdecl("recur_stream_alignment")
@@ -16,13 +16,14 @@ public func recur_stream_alignment() -> Int { Stream.requiredAlignment }
 public func recur_stream_create(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     guard let out else { return fail(.invalidArgument, "recur_stream_create: out is NULL") }
     out.pointee = nil
-    let (checked, status) = checkModel(model, "recur_stream_create")
-    guard let checked else { return status }
-    do {
-        out.pointee = OpaquePointer(try Stream.create(checked).base)
-        return Status.ok.rawValue
-    } catch {
-        return fail(error)
+    return withStreamReference(model, "recur_stream_create") { checked, index throws(RecurError) in
+        let stream = try Stream.create(checked)
+        do throws(RecurError) {
+            out.pointee = try Registry.open(stream.base, kind: .stream, owner: index)
+        } catch {
+            stream.free()
+            throw error
+        }
     }
 }
 
@@ -31,32 +32,47 @@ public func recur_stream_init(_ model: OpaquePointer?, _ memory: UnsafeMutableRa
                               _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     guard let out else { return fail(.invalidArgument, "recur_stream_init: out is NULL") }
     out.pointee = nil
-    let (checked, status) = checkModel(model, "recur_stream_init")
-    guard let checked else { return status }
-    guard let memory else { return fail(.invalidArgument, "recur_stream_init: memory is NULL") }
-    let needed = Stream.byteCount(checked)
-    guard size >= 0, size >= needed else {
-        return fail(.bufferTooSmall, "recur_stream_init: memory has \(UInt(bitPattern: size)) bytes, the stream needs \(needed)")
+    return withStreamReference(model, "recur_stream_init") { checked, index throws(RecurError) in
+        guard let memory else { throw RecurError(.invalidArgument, "recur_stream_init: memory is NULL") }
+        let needed = Stream.byteCount(checked)
+        guard size >= 0, size >= needed else {
+            throw RecurError(.bufferTooSmall, "recur_stream_init: memory has \(UInt(bitPattern: size)) bytes, the stream needs \(needed)")
+        }
+        guard UInt(bitPattern: memory) % UInt(Stream.requiredAlignment) == 0 else {
+            throw RecurError(.bufferTooSmall, "recur_stream_init: memory is not aligned to \(Stream.requiredAlignment) bytes")
+        }
+        // Open the handle first: on failure the caller's memory stays untouched.
+        out.pointee = try Registry.open(memory, kind: .stream, owner: index)
+        _ = Stream.initialize(checked, in: memory, ownsMemory: false)
     }
-    guard UInt(bitPattern: memory) % UInt(Stream.requiredAlignment) == 0 else {
-        return fail(.bufferTooSmall, "recur_stream_init: memory is not aligned to \(Stream.requiredAlignment) bytes")
+}
+
+/// Takes the model reference a new stream keeps, runs `make`, and gives the
+/// reference back if `make` fails.
+private func withStreamReference(_ model: OpaquePointer?, _ function: StaticString,
+                                  _ make: (Model, Int) throws(RecurError) -> Void) -> Int32 {
+    do throws(RecurError) {
+        guard let (checked, index) = try Registry.retainModel(model) else { return refuse(model, .model, function) }
+        do throws(RecurError) {
+            try make(checked, index)
+        } catch {
+            Registry.releaseModel(index)
+            throw error
+        }
+        return Status.ok.rawValue
+    } catch {
+        return fail(error)
     }
-    out.pointee = OpaquePointer(Stream.initialize(checked, in: memory, ownsMemory: false).base)
-    return Status.ok.rawValue
 }
 
 @_cdecl("recur_stream_free")
 public func recur_stream_free(_ stream: OpaquePointer?) {
-    guard let stream else { return }
-    let s = Stream(base: UnsafeMutableRawPointer(stream))
-    if s.isLive { s.free() }
+    Registry.closeStream(stream)
 }
 
 @_cdecl("recur_stream_reset")
 public func recur_stream_reset(_ stream: OpaquePointer?) {
-    guard let stream else { return }
-    let s = Stream(base: UnsafeMutableRawPointer(stream))
-    if s.isLive && s.model.isLive { s.reset() }
+    Registry.stream(stream)?.reset()
 }
 
 @_cdecl("recur_stream_reserve")
@@ -74,6 +90,8 @@ public func recur_stream_reserve(_ stream: OpaquePointer?, _ steps: Int) -> Int3
 
 // MARK: - State
 
+/// get_state / set_state: the handle, then the layer, then NULLs against
+/// counts, counts against the model, and overlaps.
 private func transfer(_ stream: OpaquePointer?, _ layer: Int, _ h: UnsafeMutablePointer<Float>?, _ hCount: Int,
                       _ c: UnsafeMutablePointer<Float>?, _ cCount: Int, write: Bool, _ function: StaticString) -> Int32 {
     let (checked, status) = checkStream(stream, function)
@@ -82,15 +100,21 @@ private func transfer(_ stream: OpaquePointer?, _ layer: Int, _ h: UnsafeMutable
     guard layer >= 0, layer < model.layerCount else {
         return fail(.outOfRange, "\(function): layer \(UInt(bitPattern: layer)) is not below the layer count \(model.layerCount)")
     }
+    guard h != nil || hCount == 0 else { return fail(.invalidArgument, "\(function): h is NULL and h_count is \(UInt(bitPattern: hCount))") }
+    guard c != nil || cCount == 0 else { return fail(.invalidArgument, "\(function): c is NULL and c_count is \(UInt(bitPattern: cCount))") }
     let sizes = Stream.stateSizes(model, layer)
-    guard (h == nil && hCount == 0) || hCount == sizes.h else {
+    guard hCount == 0 || hCount == sizes.h else {
         return fail(.sizeMismatch, "\(function): h_count is \(UInt(bitPattern: hCount)), layer \(layer) has \(sizes.h) floats of h")
     }
-    guard (c == nil && cCount == 0) || cCount == sizes.c else {
+    guard cCount == 0 || cCount == sizes.c else {
         return fail(.sizeMismatch, "\(function): c_count is \(UInt(bitPattern: cCount)), layer \(layer) has \(sizes.c) floats of c")
     }
-    guard h != nil || hCount == 0, c != nil || cCount == 0 else {
-        return fail(.invalidArgument, "\(function): h or c is NULL with a non-zero count")
+    let (hIn, cIn) = (UnsafePointer(h), UnsafePointer(c))
+    guard !overlapsStream(hIn, hCount, checked), !overlapsStream(cIn, cCount, checked) else {
+        return fail(.invalidArgument, "\(function): h or c lies inside the stream's own memory")
+    }
+    guard write || !overlaps(hIn, hCount &* 4, cIn, cCount &* 4) else {
+        return fail(.invalidArgument, "\(function): h and c overlap")
     }
     checked.transferState(layer, h: hCount > 0 ? h : nil, c: cCount > 0 ? c : nil, write: write)
     return Status.ok.rawValue

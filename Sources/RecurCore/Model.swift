@@ -35,6 +35,9 @@ public struct CellPlan {
     public var initialH = 0, initialC = 0
     // State and scratch in the stream.
     public var hState = 0, cState = 0, scratch = 0
+    /// Cells that run backwards (reverse layers, backward halves): the state
+    /// each sequence-mode run starts from (stream offsets; 0 = not such a cell).
+    public var startH = 0, startC = 0
 
     /// 16-unit blocks of the hidden width.
     @inline(__always) var blocks: Int { hiddenPadded / lanes }
@@ -59,9 +62,6 @@ public struct LayerPlan {
 /// Fixed header at the start of a model's single allocation:
 /// [ModelHeader][LayerPlan x layerCount][weights, each 64-byte aligned].
 public struct ModelHeader {
-    public static let liveMagic: UInt64 = 0x4C45_444F_4D52_4552  // "RERMODEL"
-    public static let deadMagic: UInt64 = 0x4441_4544_4D52_4552  // "RERMDEAD"
-    public var magic: UInt64
     public var byteCount: Int
     public var inputSize: Int
     public var outputSize: Int
@@ -100,7 +100,7 @@ struct Layout {
 
 /// An immutable model: one 64-byte-aligned allocation holding the header,
 /// the layer plans and every layer's packed weights. Shared freely between
-/// threads; freed with `free()`.
+/// threads; freed with `free()` once no stream uses it.
 public struct Model {
     public let base: UnsafeMutableRawPointer
 
@@ -114,7 +114,6 @@ public struct Model {
     }
     static let plansOffset = (MemoryLayout<ModelHeader>.stride + alignment - 1) / alignment * alignment
 
-    public var isLive: Bool { header.pointee.magic == ModelHeader.liveMagic }
     public var inputSize: Int { header.pointee.inputSize }
     public var outputSize: Int { header.pointee.outputSize }
     public var layerCount: Int { header.pointee.layerCount }
@@ -147,10 +146,10 @@ public struct Model {
                 plan.kind = .recurrent
                 plan.direction = direction
                 plan.inputSize = forward.inputSize
-                plan.forward = try planCell(forward, &arena, &state, &packs)
+                plan.forward = try planCell(forward, backwards: direction == .reverse, &arena, &state, &packs)
                 plan.output = plan.forward.hState
                 if let backward {
-                    plan.backward = try planCell(backward, &arena, &state, &packs)
+                    plan.backward = try planCell(backward, backwards: true, &arena, &state, &packs)
                     plan.output = try state.floats(plan.outputSize + lanes)
                 }
                 if direction != .forward && firstSequenceLayer < 0 { firstSequenceLayer = index }
@@ -192,24 +191,23 @@ public struct Model {
         var vocab = 0
         if case .embedding(let e) = description.layers[0] { vocab = e.vocabSize }
         header.initialize(to: ModelHeader(
-            magic: ModelHeader.liveMagic, byteCount: total, inputSize: description.inputSize,
+            byteCount: total, inputSize: description.inputSize,
             outputSize: description.outputSize, layerCount: count, streamByteCount: state.end,
             vocab: vocab, firstSequenceLayer: firstSequenceLayer, maxWidth: maxWidth))
         for (i, plan) in plans.enumerated() { (self.plans + i).initialize(to: plan) }
         for pack in packs { pack(base) }
     }
 
-    /// Marks the model dead (so a stale handle is refused where detectable)
-    /// and releases it.
+    /// Releases the model. Liveness is the C ABI's business (its handle
+    /// registry); nothing here is read after this.
     public func free() {
-        header.pointee.magic = ModelHeader.deadMagic
         Glibc.free(base)
     }
 }
 
 /// Plans one direction of a recurrent layer: chooses the fused or general
 /// path, reserves its weights and state, and records how to pack them.
-func planCell(_ c: CellDescription, _ arena: inout Layout, _ state: inout Layout,
+func planCell(_ c: CellDescription, backwards: Bool, _ arena: inout Layout, _ state: inout Layout,
               _ packs: inout [(UnsafeMutableRawPointer) -> Void]) throws(RecurError) -> CellPlan {
     var p = CellPlan()
     p.kind = c.kind
@@ -229,6 +227,10 @@ func planCell(_ c: CellDescription, _ arena: inout Layout, _ state: inout Layout
     p.h = c.h
     p.hState = try state.floats(p.outPadded)
     if c.kind == .lstm { p.cState = try state.floats(p.hiddenPadded) }
+    if backwards {
+        p.startH = try state.floats(p.outPadded)
+        if c.kind == .lstm { p.startC = try state.floats(p.hiddenPadded) }
+    }
     if p.fused {
         let bytes = c.kind == .lstm ? try LSTMCell.packedBytes(c) : try GRUCell.packedBytes(c)
         p.fusedPanels = try arena.bytes(bytes)

@@ -5,9 +5,6 @@ import Glibc
 /// Fixed header at the start of a stream's memory:
 /// [StreamHeader][each layer's state and scratch, 64-byte aligned vectors].
 public struct StreamHeader {
-    public static let liveMagic: UInt64 = 0x4D41_4552_5452_5245  // "RERTREAM"
-    public static let deadMagic: UInt64 = 0x4441_4544_5452_5245  // "RERTDEAD"
-    public var magic: UInt64
     public var model: UnsafeMutableRawPointer
     /// True when the library allocated the memory (recur_stream_create).
     public var ownsMemory: Bool
@@ -31,7 +28,6 @@ public struct Stream {
         base.assumingMemoryBound(to: StreamHeader.self)
     }
     @inline(__always) public var model: Model { Model(base: header.pointee.model) }
-    public var isLive: Bool { header.pointee.magic == StreamHeader.liveMagic }
 
     /// Bytes a stream of `model` needs.
     public static func byteCount(_ model: Model) -> Int { model.header.pointee.streamByteCount }
@@ -40,7 +36,7 @@ public struct Stream {
     /// 64-byte aligned) with its initial state.
     public static func initialize(_ model: Model, in memory: UnsafeMutableRawPointer, ownsMemory: Bool) -> Stream {
         memory.assumingMemoryBound(to: StreamHeader.self).initialize(to: StreamHeader(
-            magic: StreamHeader.liveMagic, model: model.base, ownsMemory: ownsMemory, sequence: nil, sequenceCapacity: 0))
+            model: model.base, ownsMemory: ownsMemory, sequence: nil, sequenceCapacity: 0))
         let stream = Stream(base: memory)
         stream.reset()
         return stream
@@ -56,12 +52,12 @@ public struct Stream {
         return initialize(model, in: memory, ownsMemory: true)
     }
 
-    /// Marks the stream dead and releases what the library allocated.
+    /// Releases what the library allocated (caller memory stays the
+    /// caller's). Liveness is the C ABI's business (its handle registry).
     public func free() {
         let owns = header.pointee.ownsMemory
         Glibc.free(header.pointee.sequence)
         header.pointee.sequence = nil
-        header.pointee.magic = StreamHeader.deadMagic
         if owns { Glibc.free(base) }
     }
 
@@ -81,6 +77,8 @@ public struct Stream {
     @inline(__always)
     func floats(_ offset: Int) -> UnsafeMutablePointer<Float> { (base + offset).assumingMemoryBound(to: Float.self) }
 
+    /// A cell's state (and, for a cell that runs backwards, the state its
+    /// runs start from) back to the file's initial state, or zero.
     func resetCell(_ cell: CellPlan) {
         let m = model.base
         memset(floats(cell.hState), 0, cell.outPadded * 4)
@@ -89,6 +87,16 @@ public struct Stream {
             memset(floats(cell.cState), 0, cell.hiddenPadded * 4)
             if cell.initialC != 0 { floats(cell.cState).update(from: (m + cell.initialC).assumingMemoryBound(to: Float.self), count: cell.hidden) }
         }
+        if cell.startH != 0 {
+            floats(cell.startH).update(from: floats(cell.hState), count: cell.outPadded)
+            if cell.kind == .lstm { floats(cell.startC).update(from: floats(cell.cState), count: cell.hiddenPadded) }
+        }
+    }
+
+    /// A cell that runs backwards, back to the state its runs start from.
+    func restartCell(_ cell: CellPlan) {
+        floats(cell.hState).update(from: floats(cell.startH), count: cell.outPadded)
+        if cell.kind == .lstm { floats(cell.cState).update(from: floats(cell.startC), count: cell.hiddenPadded) }
     }
 
     /// Floats of layer `layer`'s h and c (0 for layers without state).
@@ -100,6 +108,9 @@ public struct Stream {
     }
 
     /// Copies layer `layer`'s state out (`write` true: in) as [forward, backward].
+    /// Out: each cell's state now (for a cell that runs backwards, after its
+    /// last run: its state at step 0). In: a cell that runs backwards also
+    /// starts its next runs from what is written.
     public func transferState(_ layer: Int, h: UnsafeMutablePointer<Float>?, c: UnsafeMutablePointer<Float>?, write: Bool) {
         let plan = model.plans[layer]
         guard plan.kind == .recurrent else { return }
@@ -107,13 +118,21 @@ public struct Stream {
             let cell = k == 0 ? plan.forward : plan.backward
             if let h {
                 let outside = h + k * cell.out
-                if write { floats(cell.hState).update(from: outside, count: cell.out) }
-                else { outside.update(from: floats(cell.hState), count: cell.out) }
+                if write {
+                    floats(cell.hState).update(from: outside, count: cell.out)
+                    if cell.startH != 0 { floats(cell.startH).update(from: outside, count: cell.out) }
+                } else {
+                    outside.update(from: floats(cell.hState), count: cell.out)
+                }
             }
             if let c, cell.kind == .lstm {
                 let outside = c + k * cell.hidden
-                if write { floats(cell.cState).update(from: outside, count: cell.hidden) }
-                else { outside.update(from: floats(cell.cState), count: cell.hidden) }
+                if write {
+                    floats(cell.cState).update(from: outside, count: cell.hidden)
+                    if cell.startC != 0 { floats(cell.startC).update(from: outside, count: cell.hidden) }
+                } else {
+                    outside.update(from: floats(cell.cState), count: cell.hidden)
+                }
             }
         }
     }
@@ -193,13 +212,20 @@ public struct Stream {
 
     /// `steps` steps over row-major inputs and outputs. For models with
     /// reverse or bidirectional layers the caller has checked
-    /// `hasSequenceCapacity(steps)`.
+    /// `hasSequenceCapacity(steps)`. `xs` and `ys` may be the same array when
+    /// outputSize <= inputSize; otherwise they must not overlap.
     public func run(_ steps: Int, _ xs: UnsafePointer<Float>, _ ys: UnsafeMutablePointer<Float>) {
         let header = model.header.pointee
         if header.firstSequenceLayer < 0 {
+            // In place is safe: step t writes only floats that steps <= t read.
             for t in 0..<steps { step(xs + t &* header.inputSize, ys + t &* header.outputSize) }
+        } else if xs == UnsafePointer(ys) {
+            // Sequence mode reads every input more than once: copy them aside.
+            let buffer = self.header.pointee.sequence!
+            for t in 0..<steps { (buffer + t &* header.maxWidth).update(from: xs + t &* header.inputSize, count: header.inputSize) }
+            runLayers(steps, from: 0, UnsafePointer(buffer), stride: header.maxWidth, ys, inputInBuffer: true)
         } else {
-            runLayers(steps, from: 0, xs, stride: header.inputSize, ys)
+            runLayers(steps, from: 0, xs, stride: header.inputSize, ys, inputInBuffer: false)
         }
     }
 
@@ -212,23 +238,25 @@ public struct Stream {
             let buffer = self.header.pointee.sequence!
             let width = model.plans[0].outputSize
             for t in 0..<steps { (buffer + t &* header.maxWidth).update(from: embedding(Int(tokens[t])), count: width) }
-            runLayers(steps, from: 1, UnsafePointer(buffer), stride: header.maxWidth, ys)
+            runLayers(steps, from: 1, UnsafePointer(buffer), stride: header.maxWidth, ys, inputInBuffer: true)
         }
     }
 
     /// Sequence mode: each layer over the whole sequence, then the next.
-    /// Forward cells continue from the stream's state; reverse cells start
-    /// from their initial state at the sequence's end.
+    /// Forward cells continue from the stream's state; cells that run
+    /// backwards start at the sequence's end from their start state (the
+    /// file's initial state, or what set_state gave). `inputInBuffer`: the
+    /// input rows are in the first half of the sequence buffers.
     func runLayers(_ steps: Int, from first: Int, _ xs: UnsafePointer<Float>, stride inStride: Int,
-                   _ ys: UnsafeMutablePointer<Float>) {
+                   _ ys: UnsafeMutablePointer<Float>, inputInBuffer: Bool) {
         let model = self.model
         let header = model.header.pointee
         let width = header.maxWidth
         let buffers = self.header.pointee.sequence!
         var input = xs, stride = inStride
         // Layer outputs alternate between the two halves of the buffers; the
-        // first half may hold embedded tokens (the input of layer `first`).
-        var half = first == 0 ? 0 : 1
+        // first half may hold the input of layer `first`.
+        var half = inputInBuffer ? 1 : 0
         for l in first..<header.layerCount {
             let plan = model.plans[l]
             let last = l == header.layerCount - 1
@@ -239,7 +267,7 @@ public struct Stream {
                 let cell = plan.forward
                 let h = UnsafePointer(floats(cell.hState))
                 if plan.direction == .reverse {
-                    resetCell(cell)
+                    restartCell(cell)
                     for t in (0..<steps).reversed() {
                         stepCell(cell, input + t &* stride)
                         (out + t &* outStride).update(from: h, count: cell.out)
@@ -253,7 +281,7 @@ public struct Stream {
                 if plan.direction == .bidirectional {
                     let back = plan.backward
                     let hb = UnsafePointer(floats(back.hState))
-                    resetCell(back)
+                    restartCell(back)
                     for t in (0..<steps).reversed() {
                         stepCell(back, input + t &* stride)
                         (out + t &* outStride + back.out).update(from: hb, count: back.out)

@@ -19,7 +19,7 @@ static int check_summary(const char *name) {
 }
 
 /* Reads a whole file; returns NULL if it cannot. */
-static unsigned char *read_all(const char *path, size_t *size) {
+static inline unsigned char *read_all(const char *path, size_t *size) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     fseek(f, 0, SEEK_END);

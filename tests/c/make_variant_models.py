@@ -44,6 +44,8 @@ def main(out):
                               gru(16, 5, direction="reverse"), recur.Dense(u(2, 5), u(2), "tanh")],
         "seq_token_bidirectional_rnn": [recur.Embedding(u(30, 4)),
                                         rnn(4, 6, direction="bidirectional", backward=rnn(4, 6))],
+        # A stream of over 256 KiB (the dense output vector), for test_handles.
+        "big_stream": [rnn(2, 8), recur.Dense(u(65536, 8), u(65536), "tanh")],
     }
     for name, layers in models.items():
         recur.save(out / f"{name}.recur", layers)

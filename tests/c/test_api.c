@@ -15,7 +15,6 @@
 
 #include <math.h>
 #include <stdint.h>
-#include <stdint.h>
 #include <string.h>
 
 #include <recur.h>
@@ -90,6 +89,39 @@ static void test_special_model(const char *path, recur_model *model) {
         int32_t bad[2] = {0, (int32_t)vocab};
         CHECK(recur_run_tokens(r, 2, bad, 2, ys2, out * 2) == RECUR_ERROR_OUT_OF_RANGE, "%s: bad token in a run", path);
     }
+    /* Each refusal points to a call that works for this model. */
+    if (vocab) {
+        CHECK(recur_step(s, xs, in, y, out) == RECUR_ERROR_UNSUPPORTED && strstr(recur_last_error(), "recur_step_token"),
+              "%s: recur_step on a token model: %s", path, recur_last_error());
+        CHECK(recur_run(s, 1, xs, in, ys, out) == RECUR_ERROR_UNSUPPORTED && strstr(recur_last_error(), "recur_run_tokens"),
+              "%s: recur_run on a token model: %s", path, recur_last_error());
+        if (sequence)
+            CHECK(recur_step_token(s, 0, y, out) == RECUR_ERROR_UNSUPPORTED && strstr(recur_last_error(), "recur_run_tokens"),
+                  "%s: recur_step_token on a sequence model: %s", path, recur_last_error());
+        /* Outputs written over tokens would change tokens already checked. */
+        int32_t *shared = malloc(sizeof(float) * out * 8 + sizeof(int32_t) * 8);
+        for (int t = 0; t < 8; t++) shared[t] = 1;
+        CHECK(recur_run_tokens(s, 8, shared, 8, (float *)(shared + 4), out * 8) == RECUR_ERROR_INVALID_ARGUMENT,
+              "%s: overlapping tokens and ys accepted", path);
+        free(shared);
+    } else {
+        CHECK(recur_step_token(s, 0, y, out) == RECUR_ERROR_UNSUPPORTED && strstr(recur_last_error(), "recur_step"),
+              "%s: recur_step_token on a vector model: %s", path, recur_last_error());
+        if (sequence)
+            CHECK(recur_step(s, xs, in, y, out) == RECUR_ERROR_UNSUPPORTED && strstr(recur_last_error(), "recur_run"),
+                  "%s: recur_step on a sequence model: %s", path, recur_last_error());
+        if (sequence && out <= in) {
+            /* In place in sequence mode: every input is read twice. */
+            float *buf = malloc(sizeof(float) * in * STEPS);
+            memcpy(buf, xs, sizeof(float) * in * STEPS);
+            recur_stream_reset(r);
+            st = recur_run(r, STEPS, buf, in * STEPS, buf, out * STEPS);
+            CHECK(st == RECUR_OK && memcmp(buf, ys2, sizeof(float) * out * STEPS) == 0,
+                  "%s: sequence-mode run in place differs (%d)", path, st);
+            free(buf);
+        }
+    }
+
     /* State out and in, every layer. */
     for (size_t l = 0; l < recur_model_layer_count(model); l++) {
         size_t hn = 0, cn = 0;
@@ -109,6 +141,80 @@ static void test_special_model(const char *path, recur_model *model) {
     free(y); free(xs); free(ys); free(ys2); free(tokens);
     recur_stream_free(s);
     recur_stream_free(r);
+}
+
+/* Overlap rules, NaN and reset, through a plain streaming model. */
+static void test_overlap_and_nan(const char *path, recur_model *model, const float *xs) {
+    size_t in = recur_model_input_size(model), out = recur_model_output_size(model);
+    size_t width = in > out ? in : out;
+    enum { N = 50 };
+    float *want = malloc(sizeof(float) * out * N), *buf = malloc(sizeof(float) * width * (N + 1));
+    recur_stream *s = NULL;
+    recur_stream_create(model, &s);
+    recur_run(s, N, xs, in * N, want, out * N);
+
+    /* recur_step in place: x and y the same floats. */
+    recur_stream_reset(s);
+    int same = 1;
+    for (size_t t = 0; t < N; t++) {
+        memcpy(buf, xs + t * in, sizeof(float) * in);
+        same &= recur_step(s, buf, in, buf, out) == RECUR_OK && memcmp(buf, want + t * out, sizeof(float) * out) == 0;
+    }
+    CHECK(same, "%s: recur_step in place differs", path);
+
+    /* recur_run in place, allowed when output_size <= input_size. */
+    recur_stream_reset(s);
+    memcpy(buf, xs, sizeof(float) * in * N);
+    recur_status st = recur_run(s, N, buf, in * N, buf, out * N);
+    if (out <= in) {
+        CHECK(st == RECUR_OK && memcmp(buf, want, sizeof(float) * out * N) == 0, "%s: recur_run in place: %d", path, st);
+    } else {
+        CHECK(st == RECUR_ERROR_INVALID_ARGUMENT, "%s: in-place run with output > input gave %d", path, st);
+    }
+    /* Any other overlap is refused, and nothing is written. */
+    recur_stream_reset(s);
+    memcpy(buf, xs, sizeof(float) * in * N);
+    st = recur_run(s, N - 1, buf, in * (N - 1), buf + 1, out * (N - 1));
+    CHECK(st == RECUR_ERROR_INVALID_ARGUMENT && strstr(recur_last_error(), "overlap"), "%s: shifted overlap gave %d", path, st);
+    CHECK(memcmp(buf, xs, sizeof(float) * in * N) == 0, "%s: a refused run wrote", path);
+
+    /* NaN in: NaN out, and the state stays NaN until reset. */
+    recur_stream_reset(s);
+    float *nan_x = malloc(sizeof(float) * in), *y = malloc(sizeof(float) * out);
+    for (size_t i = 0; i < in; i++) nan_x[i] = NAN;
+    recur_step(s, nan_x, in, y, out);
+    int all_nan = 1;
+    recur_step(s, xs, in, y, out);
+    for (size_t j = 0; j < out; j++) all_nan &= isnan(y[j]) != 0;
+    CHECK(all_nan, "%s: a NaN input did not carry into the next step", path);
+    recur_stream_reset(s);
+    recur_step(s, xs, in, y, out);
+    CHECK(memcmp(y, want, sizeof(float) * out) == 0, "%s: reset did not clear a NaN state", path);
+
+    /* Caller memory: inputs and outputs must not lie inside the stream. */
+    size_t need = recur_stream_size(model);
+    unsigned char *mem = aligned_alloc(64, (need + 63) / 64 * 64);
+    recur_stream *c = NULL;
+    recur_stream_init(model, mem, need, &c);
+    float *inside = (float *)(mem + need - sizeof(float) * out);
+    CHECK(recur_step(c, xs, in, inside, out) == RECUR_ERROR_INVALID_ARGUMENT, "%s: y inside the stream accepted", path);
+    CHECK(recur_step(c, (const float *)(mem + 64), in, y, out) == RECUR_ERROR_INVALID_ARGUMENT, "%s: x inside the stream accepted", path);
+    size_t hn = 0, cn = 0;
+    recur_model_state_size(model, 0, &hn, &cn);
+    if (cn) {
+        float *state = malloc(sizeof(float) * (hn + cn));
+        CHECK(recur_stream_get_state(c, 0, state, hn, state + hn - 1, cn) == RECUR_ERROR_INVALID_ARGUMENT,
+              "%s: get_state into overlapping h and c accepted", path);
+        CHECK(recur_stream_get_state(c, 0, state, hn, state + hn, cn) == RECUR_OK, "%s: get_state", path);
+        free(state);
+    }
+    recur_stream_free(c);
+    free(mem);
+    free(nan_x);
+    free(y);
+    free(want);
+    free(buf);
+    recur_stream_free(s);
 }
 
 static void test_model(const char *path) {
@@ -266,6 +372,8 @@ static void test_model(const char *path) {
     recur_stream_free(a);
     recur_stream_free(b);
 
+    test_overlap_and_nan(path, model, xs);
+
     free(first);
     free(again);
     free(xs);
@@ -277,16 +385,28 @@ static void test_model(const char *path) {
     recur_model_free(model);
 }
 
+/* Generated from include/recur.h by the Makefile (out/gen): every status
+ * code the header declares. */
+static const char *status_names[] = {
+#include "status_names.h"
+};
+
 static void test_contract(void) {
     CHECK(strcmp(recur_version(), RECUR_VERSION_STRING) == 0, "version %s", recur_version());
     CHECK(recur_version_number() == RECUR_VERSION_NUMBER, "version number %d", recur_version_number());
-    for (int i = 0; i <= RECUR_ERROR_UNSUPPORTED; i++) {
+    int codes = (int)(sizeof status_names / sizeof *status_names);
+    CHECK(codes >= 14, "only %d status codes in the generated table", codes);
+    for (int i = 0; i < codes; i++) {
         const char *text = recur_status_string((recur_status)i);
-        CHECK(text && *text && strcmp(text, "unknown status") != 0, "status %d has no text", i);
+        CHECK(status_names[i] != NULL, "status %d is missing from the header's enum", i);
+        CHECK(text && *text && strcmp(text, "unknown status") != 0, "status %d (%s) has no text", i, status_names[i]);
         for (int j = 0; j < i; j++)
             CHECK(strcmp(text, recur_status_string((recur_status)j)) != 0, "status %d and %d share text", i, j);
     }
+    /* The library knows no code the header does not declare. */
+    CHECK(strcmp(recur_status_string((recur_status)codes), "unknown status") == 0, "status %d has text", codes);
     CHECK(strcmp(recur_status_string((recur_status)999), "unknown status") == 0, "unknown status text");
+    CHECK(strcmp(recur_status_string((recur_status)-1), "unknown status") == 0, "status -1 has text");
 
     recur_model *m = (recur_model *)1;
     CHECK(recur_model_load_file(NULL, &m) == RECUR_ERROR_INVALID_ARGUMENT && m == NULL, "NULL path");

@@ -16,9 +16,9 @@
 
 #include <recur.h>
 
+/* Generated from include/recur.h by the Makefile (out/gen). */
 static const char *status_names[] = {
-    "OK", "INVALID_ARGUMENT", "SIZE_MISMATCH", "IO", "BAD_FRAME", "BAD_ENCODING", "BAD_MODEL",
-    "UNSUPPORTED_VERSION", "TOO_LARGE", "OUT_OF_MEMORY", "BAD_HANDLE", "BUFFER_TOO_SMALL", "UNSUPPORTED",
+#include "status_names.h"
 };
 
 /* Loads `data` twice (the first call warms up one-time runtime caches) and

@@ -81,16 +81,26 @@ enum GeneralCell {
     static func clipped(_ v: Vec, _ limit: Float) -> Vec { limit > 0 ? clamp(v, -limit, limit) : v }
 
     /// Layer normalisation of `count` values (over the real units only), then
-    /// scale and shift by the packed weight and bias.
+    /// scale and shift by the packed weight and bias. Finite for every finite
+    /// input: the values are first scaled by a power of two (exact) so that
+    /// the largest has magnitude below 2, which keeps the differences and
+    /// their squares far from overflow; epsilon is scaled to match.
     static func layerNorm(_ v: UnsafeMutablePointer<Float>, _ count: Int,
                           _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>) {
+        var largest: Float = 0
+        for u in 0..<count { largest = max(largest, abs(v[u])) }
+        // (NaN or infinity in: no scaling, and NaN out, as in float64.)
+        let exponent = largest.isFinite && largest >= 2 ? Int(largest.exponent) : 0
+        let down = Float(sign: .plus, exponent: -exponent, significand: 1)
         var sum: Float = 0
-        for u in 0..<count { sum += v[u] }
+        for u in 0..<count { sum += v[u] * down }
         let mean = sum / Float(count)
         var squares: Float = 0
-        for u in 0..<count { let d = v[u] - mean; squares += d * d }
-        let inverse = 1 / (squares / Float(count) + layerNormEpsilon).squareRoot()
-        for u in 0..<count { v[u] = (v[u] - mean) * inverse * weight[u] + bias[u] }
+        for u in 0..<count { let d = v[u] * down - mean; squares += d * d }
+        // epsilon / 4^exponent: 0 once the values are large, as in float64.
+        let epsilon = layerNormEpsilon * down * down
+        let inverse = 1 / (squares / Float(count) + epsilon).squareRoot()
+        for u in 0..<count { v[u] = (v[u] * down - mean) * inverse * weight[u] + bias[u] }
     }
 
     @inline(never)
