@@ -17,10 +17,6 @@ def small_model(rng, hidden=5, inputs=3, outputs=2):
             recur.Dense(rng.normal(size=(outputs, hidden)), rng.normal(size=outputs), "sigmoid")]
 
 
-def test_version_matches_package():
-    assert recur.version() == "0.1.0"
-
-
 def test_model_from_path_and_bytes_agree():
     a = recur.Model(SUNSPOTS)
     b = recur.Model(SUNSPOTS.read_bytes())

@@ -8,16 +8,26 @@
     ys = stream.run(xs)           # (steps, input) -> (steps, output)
 """
 from . import onnx_import  # noqa: F401  (needs onnx only when called)
+from .errors import (RecurError, InvalidArgumentError, SizeMismatchError, RecurIOError, BadFrameError,
+                     BadEncodingError, BadModelError, UnsupportedVersionError, TooLargeError, OutOfMemoryError,
+                     BadHandleError, BufferTooSmallError, UnsupportedError, OutOfRangeError, StreamBusyError)
 from .writer import (LSTM, GRU, RNN, Dense, Embedding, Softmax, Function, save, dumps, to_message,
                      load_message, FORMAT_VERSION)
 
 __all__ = ["LSTM", "GRU", "RNN", "Dense", "Embedding", "Softmax", "Function", "save", "dumps", "to_message", "load_message",
-           "FORMAT_VERSION", "Model", "Stream", "RecurError", "version"]
+           "FORMAT_VERSION", "Model", "Stream", "version", "__version__",
+           "RecurError", "InvalidArgumentError", "SizeMismatchError", "RecurIOError", "BadFrameError",
+           "BadEncodingError", "BadModelError", "UnsupportedVersionError", "TooLargeError", "OutOfMemoryError",
+           "BadHandleError", "BufferTooSmallError", "UnsupportedError", "OutOfRangeError", "StreamBusyError"]
+
+# The version of include/recur.h this package was written for
+# (tests/python/test_contract.py checks it, pyproject.toml and the header agree).
+__version__ = "0.2.0"
 
 
 def __getattr__(name):
     # The runtime needs librecur.so; the writer does not, so import it lazily.
-    if name in ("Model", "Stream", "RecurError", "version"):
+    if name in ("Model", "Stream", "version"):
         from . import runtime
         return getattr(runtime, name)
     raise AttributeError(name)

@@ -1,28 +1,40 @@
-"""Running models: recur.Model and recur.Stream over librecur (ctypes)."""
+"""Running models: recur.Model and recur.Stream over librecur (ctypes).
+
+Lifetimes follow the C library's: closing a Model ends its handle, and the
+weights stay until its last Stream is closed, so close() and finalizers may
+run in any order. Every argument is checked here, in Python terms, before
+it is narrowed to a C type."""
 import ctypes
+import operator
 import os
+import re
+import threading
 
 import numpy as np
 
+from . import errors
 from ._native import lib
+from .errors import BadHandleError, OutOfRangeError, SizeMismatchError, StreamBusyError, UnsupportedError
 
 _float_p = ctypes.POINTER(ctypes.c_float)
+_int32_p = ctypes.POINTER(ctypes.c_int32)
+_BUFFER_TOO_SMALL = errors.BufferTooSmallError.status
+
+# C names in the library's detail messages, as a Python user knows them.
+_PYTHON_NAMES = {
+    "recur_model_load_file": "Model", "recur_model_load_memory": "Model",
+    "recur_model_state_size": "Model.state_size", "recur_stream_create": "Model.stream",
+    "recur_step": "Stream.step", "recur_run": "Stream.run", "recur_step_token": "Stream.step_token",
+    "recur_run_tokens": "Stream.run_tokens", "recur_stream_get_state": "Stream.get_state",
+    "recur_stream_set_state": "Stream.set_state", "recur_stream_reserve": "Stream.run",
+}
+_C_NAME = re.compile(r"\brecur_[a-z_]+\b")
 
 
-class RecurError(Exception):
-    """A librecur call failed. `status` is the recur_status number, `name` its
-    short text, `detail` the library's detail message."""
-
-    def __init__(self, status, detail):
-        self.status = status
-        self.name = lib.recur_status_string(status).decode()
-        self.detail = detail
-        super().__init__(f"{self.name} ({status}): {detail}")
-
-
-def _check(status):
-    if status != 0:
-        raise RecurError(status, lib.recur_last_error().decode(errors="replace"))
+def _raise(status, filename=None):
+    detail = lib.recur_last_error().decode(errors="replace")
+    detail = _C_NAME.sub(lambda m: _PYTHON_NAMES.get(m.group(0), m.group(0)), detail)
+    raise errors.error(status, detail, filename)
 
 
 def version():
@@ -30,136 +42,352 @@ def version():
     return lib.recur_version().decode()
 
 
-def _as_input(x, count, what):
-    arr = np.ascontiguousarray(x, dtype=np.float32)
-    if arr.size != count:
-        raise ValueError(f"{what} has {arr.size} values, expected {count}")
-    return arr
+def _shown(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _integer(value, what, where):
+    """`value` as a Python int; TypeError for anything that is not an integer."""
+    if isinstance(value, (bool, np.bool_)) or not hasattr(type(value), "__index__"):
+        raise TypeError(f"{where}: {what} must be an integer, not {_shown(value)}")
+    return operator.index(value)
+
+
+def _index(value, what, count, where):
+    """An index in [0, count), range-checked before any narrowing."""
+    i = _integer(value, what, where)
+    if not 0 <= i < count:
+        raise OutOfRangeError(f"{where}: {what} {i} is not below the {what} count {count}"
+                              if i >= 0 else f"{where}: {what} {i} is negative")
+    return i
+
+
+def _floats(value, what, where):
+    """`value` as a C-contiguous float32 array; TypeError for non-numbers."""
+    if isinstance(value, np.ndarray) and value.dtype == np.float32 and value.flags.c_contiguous:
+        return value
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.dtype.kind not in "iuf":
+        kind = "values" if arr is None else f"{arr.dtype} values"
+        raise TypeError(f"{where}: {what} must be real numbers, got {kind}: {_shown(value)}")
+    return np.ascontiguousarray(arr, dtype=np.float32)
 
 
 class Model:
-    """An immutable model loaded from a .recur file (a path or bytes)."""
+    """An immutable model loaded from a .recur file (a path or bytes). Any
+    number of threads may use one Model; close() (or the end of a `with`
+    block) ends it here, and its weights go with its last Stream."""
 
     def __init__(self, source):
         self._handle = None
         handle = ctypes.c_void_p()
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
-            _check(lib.recur_model_load_memory(data, len(data), ctypes.byref(handle)))
+            status = lib.recur_model_load_memory(data, len(data), ctypes.byref(handle))
+            filename = None
+        elif isinstance(source, (str, os.PathLike)):
+            filename = os.fspath(source)
+            path = os.fsencode(source)
+            if b"\0" in path:
+                raise ValueError(f"Model: the path {_shown(filename)} contains a NUL byte")
+            status = lib.recur_model_load_file(path, ctypes.byref(handle))
         else:
-            _check(lib.recur_model_load_file(os.fsencode(source), ctypes.byref(handle)))
-        self._handle = handle
-        self.input_size = lib.recur_model_input_size(handle)
-        self.output_size = lib.recur_model_output_size(handle)
-        self.layer_count = lib.recur_model_layer_count(handle)
-        self.vocab_size = lib.recur_model_vocab_size(handle)
+            raise TypeError(f"Model: source must be a path or bytes, not {type(source).__name__} {_shown(source)}")
+        if status:
+            _raise(status, filename)
+        self._handle = handle.value
+        self.input_size = lib.recur_model_input_size(self._handle)
+        self.output_size = lib.recur_model_output_size(self._handle)
+        self.layer_count = lib.recur_model_layer_count(self._handle)
+        self.vocab_size = lib.recur_model_vocab_size(self._handle)
+        # Kept for the streams, which outlive a closed model.
+        self._state_sizes = []
+        for layer in range(self.layer_count):
+            h, c = ctypes.c_size_t(), ctypes.c_size_t()
+            lib.recur_model_state_size(self._handle, layer, ctypes.byref(h), ctypes.byref(c))
+            self._state_sizes.append((h.value, c.value))
+
+    def _live(self, where):
+        handle = self._handle
+        if handle is None:
+            raise BadHandleError(f"{where}: the model is closed")
+        return handle
 
     def state_size(self, layer):
         """(h floats, c floats) of layer `layer`'s state."""
-        h, c = ctypes.c_size_t(), ctypes.c_size_t()
-        _check(lib.recur_model_state_size(self._handle, layer, ctypes.byref(h), ctypes.byref(c)))
-        return h.value, c.value
+        self._live("Model.state_size")
+        return self._state_sizes[_index(layer, "layer", self.layer_count, "Model.state_size")]
 
     def stream(self):
-        """A new stream with zero state."""
+        """A new stream, its state as the file gives it (initial state or zero)."""
         return Stream(self)
 
     def close(self):
-        if self._handle:
-            lib.recur_model_free(self._handle)
-            self._handle = None
+        """Ends this Model; streams made from it keep working. Idempotent."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            lib.recur_model_free(handle)
 
-    def __del__(self):
+    @property
+    def closed(self):
+        return self._handle is None
+
+    def __enter__(self):
+        self._live("Model")
+        return self
+
+    def __exit__(self, *exc):
         self.close()
 
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may be gone
+            pass
+
+    # An immutable model is shared, never duplicated.
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        raise TypeError("recur.Model cannot be pickled; send the .recur file's bytes and load them with recur.Model(data)")
+
     def __repr__(self):
-        return f"recur.Model(input_size={self.input_size}, output_size={self.output_size})"
+        state = "closed" if self._handle is None else f"input_size={self.input_size}, output_size={self.output_size}"
+        return f"<recur.Model {state}>"
 
 
 class Stream:
-    """One sequence's state over a Model. Use from one thread at a time."""
+    """One sequence's state over a Model. A stream serves one thread at a
+    time: a call made while another thread is inside one raises
+    StreamBusyError instead of corrupting the state."""
 
     def __init__(self, model):
         self._handle = None
-        if not model._handle:
-            raise ValueError("model is closed")
+        if not isinstance(model, Model):
+            raise TypeError(f"Stream: model must be a recur.Model, not {type(model).__name__}")
         handle = ctypes.c_void_p()
-        _check(lib.recur_stream_create(model._handle, ctypes.byref(handle)))
-        self._model = model  # keeps the weights alive while the stream is used
-        self._handle = handle
+        status = lib.recur_stream_create(model._live("Model.stream"), ctypes.byref(handle))
+        if status:
+            _raise(status)
+        self._handle = handle.value
+        self._model = model
+        self._busy = threading.Lock()
         self._x_count = model.input_size
         self._y_count = model.output_size
+        self._vocab = model.vocab_size
         self._reserved = 0
+
+    # Every call holds _busy; a second thread gets StreamBusyError.
+    def _enter(self, where):
+        if not self._busy.acquire(blocking=False):
+            raise StreamBusyError(f"{where}: the stream is in use by another thread; a stream serves one thread "
+                                  "at a time (make one stream per thread)")
+        handle = self._handle
+        if handle is None:
+            self._busy.release()
+            raise BadHandleError(f"{where}: the stream is closed")
+        return handle
+
+    def _takes(self, tokens, where):
+        if tokens and not self._vocab:
+            raise UnsupportedError(f"{where}: the model takes vectors, not tokens (its first layer is not an "
+                                   "embedding); use step or run")
+        if not tokens and self._vocab:
+            raise UnsupportedError(f"{where}: the model takes tokens (its first layer is an embedding); "
+                                   "use step_token or run_tokens")
 
     def step(self, x):
         """One time step: x has input_size floats; returns output_size floats."""
-        xa = _as_input(x, self._x_count, "x")
-        y = np.empty(self._y_count, dtype=np.float32)
-        _check(lib.recur_step(self._handle, xa.ctypes.data_as(_float_p), xa.size,
-                              y.ctypes.data_as(_float_p), y.size))
-        return y
+        handle = self._enter("Stream.step")
+        try:
+            self._takes(False, "Stream.step")
+            xa = _floats(x, "x", "Stream.step")
+            if xa.size != self._x_count:
+                raise SizeMismatchError(f"Stream.step: x has {xa.size} values, the model takes {self._x_count}")
+            y = np.empty(self._y_count, dtype=np.float32)
+            status = lib.recur_step(handle, xa.ctypes.data_as(_float_p), xa.size, y.ctypes.data_as(_float_p), y.size)
+            if status:
+                _raise(status)
+            return y
+        finally:
+            self._busy.release()
 
-    def _reserve(self, steps):
-        # Models with reverse or bidirectional layers need sequence buffers;
-        # reserving is a no-op for the others and when already large enough.
-        if steps > self._reserved:
-            _check(lib.recur_stream_reserve(self._handle, steps))
+    def run(self, xs):
+        """Steps over xs of shape (steps, input_size); returns (steps, output_size).
+        Models with reverse or bidirectional layers run only this way."""
+        handle = self._enter("Stream.run")
+        try:
+            self._takes(False, "Stream.run")
+            xa = _floats(xs, "xs", "Stream.run")
+            if xa.ndim == 1 and self._x_count == 1:
+                xa = xa.reshape(-1, 1)
+            if xa.ndim != 2 or xa.shape[1] != self._x_count:
+                raise SizeMismatchError(f"Stream.run: xs has shape {xa.shape}, expected (steps, {self._x_count})")
+            steps = xa.shape[0]
+            ys = np.empty((steps, self._y_count), dtype=np.float32)
+            self._sequence(steps, lambda: lib.recur_run(handle, steps, xa.ctypes.data_as(_float_p), xa.size,
+                                                        ys.ctypes.data_as(_float_p), ys.size))
+            return ys
+        finally:
+            self._busy.release()
+
+    def _sequence(self, steps, call):
+        # Only models with reverse or bidirectional layers need sequence
+        # buffers; the library says so (BUFFER_TOO_SMALL) before it touches
+        # anything, and reserving then makes the same call succeed.
+        status = call()
+        if status == _BUFFER_TOO_SMALL and steps > self._reserved:
+            status = lib.recur_stream_reserve(self._handle, steps)
+            if status:
+                _raise(status)
             self._reserved = steps
+            status = call()
+        if status:
+            _raise(status)
 
     def step_token(self, token):
         """One step of a token model; returns output_size floats."""
-        y = np.empty(self._y_count, dtype=np.float32)
-        _check(lib.recur_step_token(self._handle, int(token), y.ctypes.data_as(_float_p), y.size))
-        return y
+        handle = self._enter("Stream.step_token")
+        try:
+            self._takes(True, "Stream.step_token")
+            t = _integer(token, "token", "Stream.step_token")
+            if not 0 <= t < self._vocab:
+                raise OutOfRangeError(f"Stream.step_token: token {t} is outside the vocabulary [0, {self._vocab})")
+            y = np.empty(self._y_count, dtype=np.float32)
+            status = lib.recur_step_token(handle, t, y.ctypes.data_as(_float_p), y.size)
+            if status:
+                _raise(status)
+            return y
+        finally:
+            self._busy.release()
 
     def run_tokens(self, tokens):
         """Steps over a sequence of token ids; returns (steps, output_size)."""
-        ta = np.ascontiguousarray(tokens, dtype=np.int32).reshape(-1)
-        ys = np.empty((ta.size, self._y_count), dtype=np.float32)
-        self._reserve(ta.size)
-        _check(lib.recur_run_tokens(self._handle, ta.size, ta.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)), ta.size,
-                                    ys.ctypes.data_as(_float_p), ys.size))
-        return ys
+        handle = self._enter("Stream.run_tokens")
+        try:
+            self._takes(True, "Stream.run_tokens")
+            ids = self._token_ids(tokens)
+            steps = ids.size
+            ys = np.empty((steps, self._y_count), dtype=np.float32)
+            self._sequence(steps, lambda: lib.recur_run_tokens(handle, steps, ids.ctypes.data_as(_int32_p), steps,
+                                                               ys.ctypes.data_as(_float_p), ys.size))
+            return ys
+        finally:
+            self._busy.release()
+
+    def _token_ids(self, tokens):
+        where, vocab = "Stream.run_tokens", self._vocab
+        try:
+            arr = np.asarray(tokens).reshape(-1)
+        except (TypeError, ValueError):
+            raise TypeError(f"{where}: tokens must be integers, got {_shown(tokens)}") from None
+        if arr.dtype == object:  # Python ints, some beyond any numpy type
+            ids = [_integer(v, "token", where) for v in arr]
+            bad = next(((i, v) for i, v in enumerate(ids) if not 0 <= v < vocab), None)
+        elif arr.size and arr.dtype.kind not in "iu":
+            raise TypeError(f"{where}: tokens must be integers, got {arr.dtype} values: {_shown(tokens)}")
+        else:
+            ids = arr
+            outside = np.flatnonzero((arr < 0) | (arr >= vocab))
+            bad = (int(outside[0]), int(arr[outside[0]])) if outside.size else None
+        if bad:
+            raise OutOfRangeError(f"{where}: token {bad[1]} at position {bad[0]} is outside the vocabulary [0, {vocab})")
+        return np.ascontiguousarray(ids, dtype=np.int32)
 
     def get_state(self, layer):
-        """(h, c) of layer `layer` (c is None for layers without a cell state)."""
-        hn, cn = self._model.state_size(layer)
-        h, c = np.empty(hn, dtype=np.float32), np.empty(cn, dtype=np.float32)
-        _check(lib.recur_stream_get_state(self._handle, layer, h.ctypes.data_as(_float_p), hn,
-                                          c.ctypes.data_as(_float_p), cn))
-        return h, (c if cn else None)
+        """(h, c) of layer `layer` (c is None for layers without a cell state).
+        For a layer that runs backwards: its state after the last run."""
+        handle = self._enter("Stream.get_state")
+        try:
+            layer = _index(layer, "layer", self._model.layer_count, "Stream.get_state")
+            hn, cn = self._model._state_sizes[layer]
+            h, c = np.empty(hn, dtype=np.float32), np.empty(cn, dtype=np.float32)
+            status = lib.recur_stream_get_state(handle, layer, h.ctypes.data_as(_float_p), hn,
+                                                c.ctypes.data_as(_float_p), cn)
+            if status:
+                _raise(status)
+            return h, (c if cn else None)
+        finally:
+            self._busy.release()
 
     def set_state(self, layer, h, c=None):
-        """Sets layer `layer`'s h (and c for an LSTM; None keeps it)."""
-        hn, cn = self._model.state_size(layer)
-        ha = _as_input(h, hn, "h")
-        ca = _as_input(c, cn, "c") if c is not None else None
-        _check(lib.recur_stream_set_state(self._handle, layer, ha.ctypes.data_as(_float_p), hn,
-                                          ca.ctypes.data_as(_float_p) if ca is not None else None,
-                                          cn if ca is not None else 0))
-
-    def run(self, xs):
-        """Steps over xs of shape (steps, input_size); returns (steps, output_size)."""
-        xa = np.ascontiguousarray(xs, dtype=np.float32)
-        if xa.ndim == 1 and self._x_count == 1:
-            xa = xa.reshape(-1, 1)
-        if xa.ndim != 2 or xa.shape[1] != self._x_count:
-            raise ValueError(f"xs has shape {xa.shape}, expected (steps, {self._x_count})")
-        steps = xa.shape[0]
-        ys = np.empty((steps, self._y_count), dtype=np.float32)
-        self._reserve(steps)
-        _check(lib.recur_run(self._handle, steps, xa.ctypes.data_as(_float_p), xa.size,
-                             ys.ctypes.data_as(_float_p), ys.size))
-        return ys
+        """Sets layer `layer`'s h (and c for an LSTM; None keeps it). A layer
+        that runs backwards starts its next runs from it."""
+        handle = self._enter("Stream.set_state")
+        try:
+            layer = _index(layer, "layer", self._model.layer_count, "Stream.set_state")
+            hn, cn = self._model._state_sizes[layer]
+            ha = _floats(h, "h", "Stream.set_state")
+            if ha.size != hn:
+                raise SizeMismatchError(f"Stream.set_state: h has {ha.size} values, layer {layer} has {hn}")
+            ca = None
+            if c is not None:
+                ca = _floats(c, "c", "Stream.set_state")
+                if ca.size != cn:
+                    raise SizeMismatchError(f"Stream.set_state: c has {ca.size} values, layer {layer} has {cn}")
+            status = lib.recur_stream_set_state(handle, layer, ha.ctypes.data_as(_float_p), hn,
+                                                ca.ctypes.data_as(_float_p) if ca is not None else None,
+                                                cn if ca is not None else 0)
+            if status:
+                _raise(status)
+        finally:
+            self._busy.release()
 
     def reset(self):
-        """All state back to zero."""
-        lib.recur_stream_reset(self._handle)
+        """Every state back to what creation gave it: the file's initial state
+        where it has one, zero elsewhere (also clears a NaN left by an input)."""
+        handle = self._enter("Stream.reset")
+        try:
+            lib.recur_stream_reset(handle)
+        finally:
+            self._busy.release()
 
     def close(self):
-        if self._handle:
-            lib.recur_stream_free(self._handle)
-            self._handle = None
+        """Frees the stream (waiting for a call in progress on another thread).
+        Idempotent."""
+        busy = getattr(self, "_busy", None)
+        if busy is None:
+            return
+        with busy:
+            handle, self._handle = self._handle, None
+        if handle is not None:
+            lib.recur_stream_free(handle)
+
+    @property
+    def closed(self):
+        return self._handle is None
+
+    def __enter__(self):
+        self._enter("Stream")
+        self._busy.release()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def __del__(self):
-        self.close()
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may be gone
+            pass
+
+    def __copy__(self):
+        raise TypeError("recur.Stream cannot be copied; make another with model.stream() and copy the state "
+                        "with get_state / set_state")
+
+    def __deepcopy__(self, memo):
+        self.__copy__()
+
+    def __reduce__(self):
+        raise TypeError("recur.Stream cannot be pickled; save its state with get_state")
+
+    def __repr__(self):
+        return f"<recur.Stream {'closed' if self._handle is None else 'open'} of {self._model!r}>"
