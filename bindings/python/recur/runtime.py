@@ -77,7 +77,26 @@ def _floats(value, what, where):
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
-class Model:
+class _Closable:
+    """close() on leaving a `with` block and on collection, in any order."""
+
+    _handle = None
+
+    @property
+    def closed(self):
+        return self._handle is None
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may be gone
+            pass
+
+
+class Model(_Closable):
     """An immutable model loaded from a .recur file (a path or bytes). Any
     number of threads may use one Model; close() (or the end of a `with`
     block) ends it here, and its weights go with its last Stream."""
@@ -132,22 +151,9 @@ class Model:
         if handle is not None:
             lib.recur_model_free(handle)
 
-    @property
-    def closed(self):
-        return self._handle is None
-
     def __enter__(self):
         self._live("Model")
         return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: the library may be gone
-            pass
 
     # An immutable model is shared, never duplicated.
     def __copy__(self):
@@ -164,7 +170,7 @@ class Model:
         return f"<recur.Model {state}>"
 
 
-class Stream:
+class Stream(_Closable):
     """One sequence's state over a Model. A stream serves one thread at a
     time: a call made while another thread is inside one raises
     StreamBusyError instead of corrupting the state."""
@@ -361,23 +367,10 @@ class Stream:
         if handle is not None:
             lib.recur_stream_free(handle)
 
-    @property
-    def closed(self):
-        return self._handle is None
-
     def __enter__(self):
         self._enter("Stream")
         self._busy.release()
         return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: the library may be gone
-            pass
 
     def __copy__(self):
         raise TypeError("recur.Stream cannot be copied; make another with model.stream() and copy the state "
