@@ -139,17 +139,84 @@ const char *recur_last_error(void);
  **************************************/
 typedef struct recur_model recur_model;    /* immutable after load; share across threads */
 
-/* Loads a .recur file. On success *out holds a new model to be released with
- * recur_model_free. On failure *out is set to NULL (if `out` is not NULL),
- * nothing is allocated, and recur_last_error() names the problem.
- * Errors: INVALID_ARGUMENT (NULL path or out), IO, TOO_LARGE (file or
- * content above 1 GiB), BAD_FRAME, BAD_ENCODING, BAD_MODEL,
- * UNSUPPORTED_VERSION, UNSUPPORTED, OUT_OF_MEMORY. */
+/* Loads a .recur file with the default options (recur_load_options_default).
+ * On success *out holds a new model to be released with recur_model_free.
+ * On failure *out is set to NULL (if `out` is not NULL), nothing stays
+ * allocated, and recur_last_error() names the problem.
+ * Errors: INVALID_ARGUMENT (NULL path or out), IO (cannot open or read, or
+ * not a regular file: a FIFO, device or directory is refused without
+ * blocking), TOO_LARGE (a limit of recur_load_options; the message names
+ * it), BAD_FRAME, BAD_ENCODING, BAD_MODEL, UNSUPPORTED_VERSION, UNSUPPORTED,
+ * OUT_OF_MEMORY (the message names what could not be allocated). */
 recur_status recur_model_load_file(const char *path, recur_model **out);
 
 /* As recur_model_load_file, from `size` bytes at `data`. The bytes are only
- * read during the call; the caller keeps ownership. */
+ * read during the call (never copied whole); the caller keeps ownership. */
 recur_status recur_model_load_memory(const void *data, size_t size, recur_model **out);
+
+/*-************************************
+ *  Load options
+ **************************************/
+
+/* Extensible structs. A struct that may grow starts with `struct_size`: the
+ * caller sets it to sizeof the struct its header declares (the _default()
+ * getter does). A library newer than the caller's header gives its defaults
+ * to the fields the caller's struct lacks; a library older than the header
+ * accepts a larger struct only if the fields it does not know are zero
+ * (INVALID_ARGUMENT otherwise). A field left 0 takes its default, so
+ * `recur_load_options o = {.struct_size = sizeof o};` asks for the defaults too. */
+
+/* Memory hooks, malloc/free-style (as lz4's LZ4F_CustomMem). `alloc` returns
+ * at least `size` bytes aligned for any C type, or NULL; `free` releases
+ * what `alloc` returned (never called with NULL). Set both, or neither
+ * (malloc and free). The hooks run on the thread that makes the library
+ * call; calls for different models or streams may come from several threads
+ * at once. */
+typedef struct recur_allocator {
+    void *(*alloc)(void *opaque, size_t size);
+    void (*free)(void *opaque, void *address);
+    void *opaque;
+} recur_allocator;
+
+/* How a model is loaded: the limits a file must stay within (each refused
+ * with TOO_LARGE and a message naming the field), and where memory comes
+ * from. Defaults in brackets. */
+typedef struct recur_load_options {
+    size_t struct_size;           /* sizeof(recur_load_options) */
+    size_t max_file_bytes;        /* the file or buffer, compressed [1 GiB] */
+    size_t max_content_bytes;     /* the decompressed content [1 GiB]; also at most
+                                     255 times the file, LZ4's largest ratio */
+    size_t max_model_bytes;       /* the loaded model's memory, padding included [4 GiB] */
+    size_t max_stream_bytes;      /* the memory of one stream of the model [256 MiB] */
+    size_t max_layers;            /* [4096] */
+    size_t max_dimension;         /* any input, hidden, projection, output or vocabulary size [2^24] */
+    size_t max_metadata_entries;  /* [4096] */
+    size_t max_metadata_bytes;    /* metadata keys, values and the producer string together [1 MiB] */
+    size_t max_name_bytes;        /* one layer's name [4096] */
+    recur_allocator allocator;    /* every allocation of the load, of the model and of its
+                                     streams (recur_stream_create, recur_stream_reserve) */
+} recur_load_options;
+
+/* The defaults, with struct_size set. */
+recur_load_options recur_load_options_default(void);
+
+/* As recur_model_load_file / _memory, with `options` (NULL: the defaults).
+ *
+ * Memory: everything the library allocates for the load and the model goes
+ * through options->allocator. At most 3 x the decompressed content + the
+ * model's size + 1 MiB is held at once during a load: a file is read block
+ * by block, the content is freed once decoded, and the protobuf decoder
+ * gets twice the content plus 1 MiB (a file that needs more is TOO_LARGE).
+ * Not through the hooks: a fixed handful of small allocations by the Swift
+ * runtime (the list of layers and of their plans, whatever the file holds,
+ * and the text of an error), and the handle table (128 KiB per 4096 live
+ * handles, kept for the life of the process).
+ * Errors: as recur_model_load_file, plus INVALID_ARGUMENT (a struct_size
+ * smaller than the first field, fields unknown to this library not zero,
+ * only one of alloc and free). */
+recur_status recur_model_load_file_ex(const char *path, const recur_load_options *options, recur_model **out);
+recur_status recur_model_load_memory_ex(const void *data, size_t size, const recur_load_options *options,
+                                        recur_model **out);
 
 /* Ends the model's handle: every later call with it gets BAD_HANDLE (or 0
  * from the size queries). Streams made from the model keep working; its

@@ -2,48 +2,128 @@
 import CRecurSupport
 import RecurCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 // MARK: - Models
 
 @_cdecl("recur_model_load_memory")
 public func recur_model_load_memory(_ data: UnsafeRawPointer?, _ size: Int,
                                     _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
-    guard let out else { return fail(.invalidArgument, "recur_model_load_memory: out is NULL") }
-    out.pointee = nil
-    guard let data else { return fail(.invalidArgument, "recur_model_load_memory: data is NULL") }
-    guard size >= 0, size <= Limits.maxContentBytes else {
-        return fail(.tooLarge, "recur_model_load_memory: size \(UInt(bitPattern: size)) exceeds the limit of \(Limits.maxContentBytes) bytes")
-    }
-    return load(UnsafeRawBufferPointer(start: data, count: size), out)
+    loadMemory(data, size, nil, out, "recur_model_load_memory")
+}
+
+@_cdecl("recur_model_load_memory_ex")
+public func recur_model_load_memory_ex(_ data: UnsafeRawPointer?, _ size: Int, _ options: UnsafePointer<recur_load_options>?,
+                                       _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    loadMemory(data, size, options, out, "recur_model_load_memory_ex")
 }
 
 @_cdecl("recur_model_load_file")
 public func recur_model_load_file(_ path: UnsafePointer<CChar>?,
                                   _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
-    guard let out else { return fail(.invalidArgument, "recur_model_load_file: out is NULL") }
+    loadFile(path, nil, out, "recur_model_load_file")
+}
+
+@_cdecl("recur_model_load_file_ex")
+public func recur_model_load_file_ex(_ path: UnsafePointer<CChar>?, _ options: UnsafePointer<recur_load_options>?,
+                                     _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    loadFile(path, options, out, "recur_model_load_file_ex")
+}
+
+@_cdecl("recur_load_options_default")
+public func recur_load_options_default() -> recur_load_options {
+    let d = LoadLimits.defaults
+    return recur_load_options(
+        struct_size: MemoryLayout<recur_load_options>.size, max_file_bytes: d.maxFileBytes,
+        max_content_bytes: d.maxContentBytes, max_model_bytes: d.maxModelBytes, max_stream_bytes: d.maxStreamBytes,
+        max_layers: d.maxLayers, max_dimension: d.maxDimension, max_metadata_entries: d.maxMetadataEntries,
+        max_metadata_bytes: d.maxMetadataBytes, max_name_bytes: d.maxNameBytes,
+        allocator: recur_allocator(alloc: nil, free: nil, opaque: nil))
+}
+
+private func loadMemory(_ data: UnsafeRawPointer?, _ size: Int, _ options: UnsafePointer<recur_load_options>?,
+                        _ out: UnsafeMutablePointer<OpaquePointer?>?, _ function: StaticString) -> Int32 {
+    guard let out else { return fail(.invalidArgument, "\(function): out is NULL") }
     out.pointee = nil
-    guard let path else { return fail(.invalidArgument, "recur_model_load_file: path is NULL") }
-    do {
-        let file = try readFile(path)
-        defer { file.storage.deallocate() }
-        return load(UnsafeRawBufferPointer(rebasing: file.storage[0..<file.count]), out)
+    guard let data else { return fail(.invalidArgument, "\(function): data is NULL") }
+    do throws(RecurError) {
+        let (limits, allocator) = try readOptions(options, function)
+        guard size >= 0, size <= limits.maxFileBytes else {
+            throw RecurError(.tooLarge, "\(function): size \(UInt(bitPattern: size)) exceeds the limit of \(limits.maxFileBytes) bytes (max_file_bytes)")
+        }
+        try load(.memory(UnsafeRawBufferPointer(start: data, count: size)), limits, allocator, out)
+        return Status.ok.rawValue
     } catch {
         return fail(error)
     }
 }
 
-private func load(_ bytes: UnsafeRawBufferPointer, _ out: UnsafeMutablePointer<OpaquePointer?>) -> Int32 {
+private func loadFile(_ path: UnsafePointer<CChar>?, _ options: UnsafePointer<recur_load_options>?,
+                      _ out: UnsafeMutablePointer<OpaquePointer?>?, _ function: StaticString) -> Int32 {
+    guard let out else { return fail(.invalidArgument, "\(function): out is NULL") }
+    out.pointee = nil
+    guard let path else { return fail(.invalidArgument, "\(function): path is NULL") }
     do throws(RecurError) {
-        let model = try Model.load(file: bytes)
-        do throws(RecurError) {
-            out.pointee = try Registry.open(model.base, kind: .model)
-        } catch {
-            model.free()
-            throw error
-        }
+        let (limits, allocator) = try readOptions(options, function)
+        let file = try openModelFile(path, limits: limits)
+        defer { close(file.descriptor) }
+        try load(.file(descriptor: file.descriptor, size: file.size, path: path), limits, allocator, out)
         return Status.ok.rawValue
     } catch {
         return fail(error)
     }
+}
+
+private func load(_ source: FrameSource, _ limits: LoadLimits, _ allocator: Allocator,
+                  _ out: UnsafeMutablePointer<OpaquePointer?>) throws(RecurError) {
+    let model = try Model.load(source, limits: limits, allocator: allocator)
+    do throws(RecurError) {
+        out.pointee = try Registry.open(model.base, kind: .model)
+    } catch {
+        model.free()
+        throw error
+    }
+}
+
+/// The limits and allocator `options` asks for (see "Extensible structs" in
+/// recur.h): missing or zero fields take their defaults.
+private func readOptions(_ options: UnsafePointer<recur_load_options>?,
+                         _ function: StaticString) throws(RecurError) -> (LoadLimits, Allocator) {
+    guard let options else { return (.defaults, .system) }
+    let known = MemoryLayout<recur_load_options>.size
+    let given = options.pointee.struct_size
+    guard given >= MemoryLayout<Int>.size else {
+        throw RecurError(.invalidArgument, "\(function): options->struct_size is \(given); set it to sizeof(recur_load_options) (recur_load_options_default does)")
+    }
+    var o = recur_load_options()
+    withUnsafeMutableBytes(of: &o) { mine in
+        mine.copyMemory(from: UnsafeRawBufferPointer(start: options, count: min(given, known)))
+    }
+    if given > known {
+        let extra = UnsafeRawBufferPointer(start: UnsafeRawPointer(options) + known, count: given - known)
+        guard extra.allSatisfy({ $0 == 0 }) else {
+            throw RecurError(.invalidArgument, "\(function): options has \(given) bytes and sets fields this library (version \(String(cString: rsupport_version_string()))) does not know; it knows \(known) bytes")
+        }
+    }
+    // 0 keeps the default; sizes past Int.max mean "no limit".
+    func pick(_ value: Int, _ standard: Int) -> Int { value == 0 ? standard : value < 0 ? Int.max : value }
+    var limits = LoadLimits.defaults
+    limits.maxFileBytes = pick(o.max_file_bytes, limits.maxFileBytes)
+    limits.maxContentBytes = pick(o.max_content_bytes, limits.maxContentBytes)
+    limits.maxModelBytes = pick(o.max_model_bytes, limits.maxModelBytes)
+    limits.maxStreamBytes = pick(o.max_stream_bytes, limits.maxStreamBytes)
+    limits.maxLayers = pick(o.max_layers, limits.maxLayers)
+    limits.maxDimension = pick(o.max_dimension, limits.maxDimension)
+    limits.maxMetadataEntries = pick(o.max_metadata_entries, limits.maxMetadataEntries)
+    limits.maxMetadataBytes = pick(o.max_metadata_bytes, limits.maxMetadataBytes)
+    limits.maxNameBytes = pick(o.max_name_bytes, limits.maxNameBytes)
+    let hooks = o.allocator
+    guard (hooks.alloc == nil) == (hooks.free == nil) else {
+        throw RecurError(.invalidArgument, "\(function): options->allocator needs both alloc and free, or neither")
+    }
+    return (limits, Allocator(allocate: hooks.alloc, release: hooks.free, opaque: hooks.opaque))
 }
 
 @_cdecl("recur_model_free")

@@ -35,7 +35,7 @@ public func recur_stream_init(_ model: OpaquePointer?, _ memory: UnsafeMutableRa
     return withStreamReference(model, "recur_stream_init") { checked, index throws(RecurError) in
         guard let memory else { throw RecurError(.invalidArgument, "recur_stream_init: memory is NULL") }
         let needed = Stream.byteCount(checked)
-        guard size >= 0, size >= needed else {
+        guard UInt(bitPattern: size) >= UInt(needed) else {
             throw RecurError(.bufferTooSmall, "recur_stream_init: memory has \(UInt(bitPattern: size)) bytes, the stream needs \(needed)")
         }
         guard UInt(bitPattern: memory) % UInt(Stream.requiredAlignment) == 0 else {

@@ -74,6 +74,8 @@ public struct ModelHeader {
     public var firstSequenceLayer: Int
     /// Widest layer input or output, for sequence-mode buffers.
     public var maxWidth: Int
+    /// Where the model's memory and its streams' come from.
+    public var allocator: Allocator
 }
 
 let alignment = 64
@@ -118,23 +120,24 @@ public struct Model {
     public var outputSize: Int { header.pointee.outputSize }
     public var layerCount: Int { header.pointee.layerCount }
 
-    /// Loads a .recur file held in memory.
-    public static func load(file: UnsafeRawBufferPointer) throws(RecurError) -> Model {
-        try withModelDescription(file: file) { (description) throws(RecurError) in
-            try Model(description)
+    /// Loads a .recur file: every allocation through `allocator`, every
+    /// size within `limits`.
+    public static func load(_ source: FrameSource, limits: LoadLimits = .defaults,
+                            allocator: Allocator = .system) throws(RecurError) -> Model {
+        try withModelDescription(source, limits: limits, allocator: allocator) { (description) throws(RecurError) in
+            try Model(description, limits: limits, allocator: allocator)
         }
     }
 
-    /// Largest packed arena accepted (padding can make it larger than the file).
-    public static let maxArenaBytes = 4 << 30
-
-    /// Lays out and fills the arena for a validated description.
-    public init(_ description: ModelDescription) throws(RecurError) {
+    /// Lays out and fills the arena for a validated description. Swift
+    /// allocations: the plan array only (one, whatever the model).
+    public init(_ description: ModelDescription, limits: LoadLimits = .defaults,
+                allocator: Allocator = .system) throws(RecurError) {
         let count = description.layers.count
         var arena = Layout(end: try roundUp(Model.plansOffset + MemoryLayout<LayerPlan>.stride * count, alignment))
         var state = Layout(end: Stream.headerBytes)
         var plans: [LayerPlan] = []
-        var packs: [(UnsafeMutableRawPointer) -> Void] = []
+        plans.reserveCapacity(count)
         var firstSequenceLayer = -1
         var maxWidth = description.inputSize
         for (index, layer) in description.layers.enumerated() {
@@ -146,10 +149,10 @@ public struct Model {
                 plan.kind = .recurrent
                 plan.direction = direction
                 plan.inputSize = forward.inputSize
-                plan.forward = try planCell(forward, backwards: direction == .reverse, &arena, &state, &packs)
+                plan.forward = try planCell(forward, backwards: direction == .reverse, &arena, &state)
                 plan.output = plan.forward.hState
                 if let backward {
-                    plan.backward = try planCell(backward, backwards: true, &arena, &state, &packs)
+                    plan.backward = try planCell(backward, backwards: true, &arena, &state)
                     plan.output = try state.floats(plan.outputSize + lanes)
                 }
                 if direction != .forward && firstSequenceLayer < 0 { firstSequenceLayer = index }
@@ -159,18 +162,11 @@ public struct Model {
                 plan.activation = d.activation
                 plan.weights = try arena.bytes(try DenseLayer.packedBytes(d))
                 plan.output = try state.floats(blockCount(d.outputSize) * lanes)
-                let offset = plan.weights
-                packs.append { base in DenseLayer.pack(d, into: (base + offset).assumingMemoryBound(to: Float.self)) }
             case .embedding(let e):
                 plan.kind = .embedding
                 plan.inputSize = 1
                 plan.vocab = e.vocabSize
                 plan.weights = try arena.floats(try checkedProduct(e.vocabSize, e.dim))
-                let offset = plan.weights
-                packs.append { base in
-                    let table = (base + offset).assumingMemoryBound(to: Float.self)
-                    for i in 0..<e.weight.count { table[i] = e.weight[i] }
-                }
             case .softmax(let size):
                 plan.kind = .softmax
                 plan.inputSize = size
@@ -179,13 +175,13 @@ public struct Model {
             plans.append(plan)
         }
         let total = arena.end
-        guard total <= Model.maxArenaBytes else {
-            throw RecurError(.tooLarge, "model needs \(total) bytes of packed weights, the limit is \(Model.maxArenaBytes)")
+        guard total <= limits.maxModelBytes else {
+            throw RecurError(.tooLarge, "the model needs \(total) bytes of packed weights, the limit is \(limits.maxModelBytes) (max_model_bytes)")
         }
-        var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, alignment, total) == 0, let base = raw else {
-            throw RecurError(.outOfMemory, "cannot allocate \(total) bytes for the model")
+        guard state.end <= limits.maxStreamBytes else {
+            throw RecurError(.tooLarge, "a stream of this model needs \(state.end) bytes, the limit is \(limits.maxStreamBytes) (max_stream_bytes)")
         }
+        let base = try allocator.aligned(total, for: "the model's packed weights")
         memset(base, 0, total)
         self.base = base
         var vocab = 0
@@ -193,22 +189,37 @@ public struct Model {
         header.initialize(to: ModelHeader(
             byteCount: total, inputSize: description.inputSize,
             outputSize: description.outputSize, layerCount: count, streamByteCount: state.end,
-            vocab: vocab, firstSequenceLayer: firstSequenceLayer, maxWidth: maxWidth))
+            vocab: vocab, firstSequenceLayer: firstSequenceLayer, maxWidth: maxWidth, allocator: allocator))
         for (i, plan) in plans.enumerated() { (self.plans + i).initialize(to: plan) }
-        for pack in packs { pack(base) }
+        for (layer, plan) in zip(description.layers, plans) { pack(layer, plan, base) }
     }
 
-    /// Releases the model. Liveness is the C ABI's business (its handle
-    /// registry); nothing here is read after this.
+    /// Releases the model through the allocator it came from. Liveness is the
+    /// C ABI's business (its handle registry); nothing here is read after this.
     public func free() {
-        Glibc.free(base)
+        header.pointee.allocator.free(aligned: base)
+    }
+}
+
+/// Copies one layer's weights into its place in the arena.
+private func pack(_ layer: LayerDescription, _ plan: LayerPlan, _ base: UnsafeMutableRawPointer) {
+    switch layer {
+    case .recurrent(_, let forward, let backward):
+        packCell(forward, plan.forward, base)
+        if let backward { packCell(backward, plan.backward, base) }
+    case .dense(let d):
+        DenseLayer.pack(d, into: (base + plan.weights).assumingMemoryBound(to: Float.self))
+    case .embedding(let e):
+        let table = (base + plan.weights).assumingMemoryBound(to: Float.self)
+        for i in 0..<e.weight.count { table[i] = e.weight[i] }
+    case .softmax:
+        break
     }
 }
 
 /// Plans one direction of a recurrent layer: chooses the fused or general
-/// path, reserves its weights and state, and records how to pack them.
-func planCell(_ c: CellDescription, backwards: Bool, _ arena: inout Layout, _ state: inout Layout,
-              _ packs: inout [(UnsafeMutableRawPointer) -> Void]) throws(RecurError) -> CellPlan {
+/// path and reserves its weights and state (packCell fills them).
+func planCell(_ c: CellDescription, backwards: Bool, _ arena: inout Layout, _ state: inout Layout) throws(RecurError) -> CellPlan {
     var p = CellPlan()
     p.kind = c.kind
     p.fused = c.isPlain
@@ -235,11 +246,6 @@ func planCell(_ c: CellDescription, backwards: Bool, _ arena: inout Layout, _ st
         let bytes = c.kind == .lstm ? try LSTMCell.packedBytes(c) : try GRUCell.packedBytes(c)
         p.fusedPanels = try arena.bytes(bytes)
         p.scratch = try state.floats(p.outPadded)
-        let offset = p.fusedPanels
-        packs.append { base in
-            let panels = (base + offset).assumingMemoryBound(to: Float.self)
-            if c.kind == .lstm { LSTMCell.pack(c, into: panels) } else { GRUCell.pack(c, into: panels) }
-        }
     } else {
         let gates = c.kind.gates
         let rows = gates * p.hiddenPadded
@@ -253,21 +259,26 @@ func planCell(_ c: CellDescription, backwards: Bool, _ arena: inout Layout, _ st
         if c.projSize > 0 { p.proj = try arena.floats(try matVecFloats(rows: p.outPadded, columns: c.hiddenSize)) }
         // gx, gh (gates x padded hidden each), then the cell output or r*h.
         p.scratch = try state.floats(2 * rows + p.hiddenPadded)
-        let q = p
-        packs.append { base in GeneralCell.pack(c, q, base) }
     }
     if c.initialH != nil { p.initialH = try arena.floats(p.outPadded) }
     if c.initialC != nil { p.initialC = try arena.floats(p.hiddenPadded) }
-    let (ih, ic) = (p.initialH, p.initialC)
-    packs.append { base in
-        if let v = c.initialH {
-            let d = (base + ih).assumingMemoryBound(to: Float.self)
-            for i in 0..<v.count { d[i] = v[i] }
-        }
-        if let v = c.initialC {
-            let d = (base + ic).assumingMemoryBound(to: Float.self)
-            for i in 0..<v.count { d[i] = v[i] }
-        }
-    }
     return p
+}
+
+/// Fills the weights and initial state planned for one cell.
+func packCell(_ c: CellDescription, _ p: CellPlan, _ base: UnsafeMutableRawPointer) {
+    if p.fused {
+        let panels = (base + p.fusedPanels).assumingMemoryBound(to: Float.self)
+        if c.kind == .lstm { LSTMCell.pack(c, into: panels) } else { GRUCell.pack(c, into: panels) }
+    } else {
+        GeneralCell.pack(c, p, base)
+    }
+    if let v = c.initialH {
+        let d = (base + p.initialH).assumingMemoryBound(to: Float.self)
+        for i in 0..<v.count { d[i] = v[i] }
+    }
+    if let v = c.initialC {
+        let d = (base + p.initialC).assumingMemoryBound(to: Float.self)
+        for i in 0..<v.count { d[i] = v[i] }
+    }
 }

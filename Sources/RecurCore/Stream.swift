@@ -42,23 +42,21 @@ public struct Stream {
         return stream
     }
 
-    /// Allocates and initializes a stream.
+    /// Allocates (through the model's allocator) and initializes a stream.
     public static func create(_ model: Model) throws(RecurError) -> Stream {
-        var raw: UnsafeMutableRawPointer?
         let size = byteCount(model)
-        guard posix_memalign(&raw, alignment, size) == 0, let memory = raw else {
-            throw RecurError(.outOfMemory, "cannot allocate \(size) bytes for a stream")
-        }
+        let memory = try model.header.pointee.allocator.aligned(size, for: "a stream")
         return initialize(model, in: memory, ownsMemory: true)
     }
 
     /// Releases what the library allocated (caller memory stays the
     /// caller's). Liveness is the C ABI's business (its handle registry).
     public func free() {
+        let allocator = model.header.pointee.allocator
         let owns = header.pointee.ownsMemory
-        Glibc.free(header.pointee.sequence)
+        allocator.free(aligned: header.pointee.sequence.map(UnsafeMutableRawPointer.init))
         header.pointee.sequence = nil
-        if owns { Glibc.free(base) }
+        if owns { allocator.free(aligned: base) }
     }
 
     // MARK: State
@@ -201,11 +199,9 @@ public struct Stream {
         guard steps > header.pointee.sequenceCapacity else { return }
         let floats = try checkedProduct(2, steps, model.header.pointee.maxWidth)
         let bytes = try checkedProduct(floats, 4)
-        var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, alignment, bytes) == 0, let memory = raw else {
-            throw RecurError(.outOfMemory, "cannot allocate \(bytes) bytes for \(steps) steps of sequence buffers")
-        }
-        Glibc.free(header.pointee.sequence)
+        let allocator = model.header.pointee.allocator
+        let memory = try allocator.aligned(bytes, for: "\(steps) steps of sequence buffers")
+        allocator.free(aligned: header.pointee.sequence.map(UnsafeMutableRawPointer.init))
         header.pointee.sequence = memory.assumingMemoryBound(to: Float.self)
         header.pointee.sequenceCapacity = steps
     }

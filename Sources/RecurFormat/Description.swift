@@ -69,7 +69,6 @@ public enum Coupling: Int, Sendable {
 /// One direction of an LSTM (rows i, f, g, o), GRU (rows r, z, n) or RNN.
 public struct CellDescription {
     public var kind: CellKind
-    public var name: String
     public var inputSize: Int
     public var hiddenSize: Int
     public var weightIH: TensorView   // [gates*hidden, input]
@@ -95,10 +94,9 @@ public struct CellDescription {
     // GRU only
     public var resetBeforeMatmul = false
 
-    public init(kind: CellKind, name: String, inputSize: Int, hiddenSize: Int, weightIH: TensorView,
+    public init(kind: CellKind, inputSize: Int, hiddenSize: Int, weightIH: TensorView,
                 weightHH: TensorView, biasIH: TensorView?, biasHH: TensorView?) {
         self.kind = kind
-        self.name = name
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         self.weightIH = weightIH
@@ -120,16 +118,14 @@ public struct CellDescription {
 }
 
 public struct DenseDescription {
-    public var name: String
     public var inputSize: Int
     public var outputSize: Int
     public var weight: TensorView     // [output, input]
     public var bias: TensorView?      // [output]
     public var activation: Function
 
-    public init(name: String, inputSize: Int, outputSize: Int, weight: TensorView, bias: TensorView?,
+    public init(inputSize: Int, outputSize: Int, weight: TensorView, bias: TensorView?,
                 activation: Function) {
-        self.name = name
         self.inputSize = inputSize
         self.outputSize = outputSize
         self.weight = weight
@@ -139,7 +135,6 @@ public struct DenseDescription {
 }
 
 public struct EmbeddingDescription {
-    public var name: String
     public var vocabSize: Int
     public var dim: Int
     public var weight: TensorView     // [vocab, dim]

@@ -1,9 +1,27 @@
 /// Limits applied to untrusted files before anything is allocated from them.
-public enum Limits {
-    /// Largest accepted file and largest accepted decompressed content (1 GiB).
-    public static let maxContentBytes = 1 << 30
-    /// Largest accepted vector width (input, hidden or output size).
-    public static let maxDimension = 1 << 24
-    /// Largest accepted number of layers.
-    public static let maxLayers = 4096
+/// The defaults are the public contract (`recur_load_options_default` in
+/// include/recur.h); a host may lower or raise each one per load.
+public struct LoadLimits: Sendable {
+    /// Largest accepted file (compressed bytes).
+    public var maxFileBytes = 1 << 30
+    /// Largest accepted decompressed content.
+    public var maxContentBytes = 1 << 30
+    /// Largest model: its one block of packed weights, padding included.
+    public var maxModelBytes = 4 << 30
+    /// Largest stream of the model (state and scratch).
+    public var maxStreamBytes = 256 << 20
+    /// Most layers.
+    public var maxLayers = 4096
+    /// Largest input, hidden, output, projection or vocabulary size.
+    public var maxDimension = 1 << 24
+    /// Most metadata entries.
+    public var maxMetadataEntries = 4096
+    /// Most bytes of metadata keys and values and the producer string together.
+    public var maxMetadataBytes = 1 << 20
+    /// Longest layer name.
+    public var maxNameBytes = 4096
+
+    public init() {}
+
+    public static let defaults = LoadLimits()
 }

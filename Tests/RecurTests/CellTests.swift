@@ -41,7 +41,7 @@ final class CellTests: XCTestCase {
         var got = [Float](repeating: 0, count: steps * hidden)
         try wih.withUnsafeBytes { a in try whh.withUnsafeBytes { b in try bih.withUnsafeBytes { c in try bhh.withUnsafeBytes { d in
             let layer = CellDescription(
-                kind: gru ? .gru : .lstm, name: "t", inputSize: input, hiddenSize: hidden,
+                kind: gru ? .gru : .lstm, inputSize: input, hiddenSize: hidden,
                 weightIH: TensorView(base: a.baseAddress!, count: wih.count),
                 weightHH: TensorView(base: b.baseAddress!, count: whh.count),
                 biasIH: TensorView(base: c.baseAddress!, count: bih.count),
@@ -103,7 +103,7 @@ final class CellTests: XCTestCase {
         let w = rng.array(19 * 3, 1), b = rng.array(19, 1)
         for activation in [Function(.identity), .sigmoid, .tanh, Function(.relu)] {
             try w.withUnsafeBytes { wp in try b.withUnsafeBytes { bp in
-                let dense = DenseDescription(name: "d", inputSize: 3, outputSize: 19,
+                let dense = DenseDescription(inputSize: 3, outputSize: 19,
                                              weight: TensorView(base: wp.baseAddress!, count: w.count),
                                              bias: TensorView(base: bp.baseAddress!, count: b.count),
                                              activation: activation)

@@ -1,4 +1,5 @@
 import RecurCore
+@testable import RecurFormat
 import XCTest
 
 /// The reader against malformed input: every crafted case of
@@ -65,9 +66,32 @@ final class ReaderTests: XCTestCase {
         XCTAssertEqual(loadStatus([]).0, .badFrame)
     }
 
-    func testMissingFileIsAnIOError() {
-        XCTAssertThrowsError(try readBytes("/nonexistent/x.recur")) { error in
-            XCTAssertEqual((error as? RecurError)?.status, .io)
+    func testOnlyRegularFilesOpen() {
+        for (path, word) in [("/nonexistent/x.recur", "No such file"), ("/tmp", "directory"), ("/dev/null", "device")] {
+            XCTAssertThrowsError(try openModelFile(path)) { error in
+                XCTAssertEqual((error as? RecurError)?.status, .io, path)
+                XCTAssertTrue((error as? RecurError)?.message.contains(word) ?? false, "\(path): \(error)")
+            }
+        }
+    }
+
+    /// XXH32 (LZ4's checksum): the specification's value for no input, and
+    /// the same digest whichever pieces the input arrives in.
+    func testXXH32() {
+        XCTAssertEqual(XXH32.hash(UnsafeRawPointer(bitPattern: 1)!, 0), 0x02CC_5D05)
+        let bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 7919 >> 3) }
+        bytes.withUnsafeBytes { b in
+            let whole = XXH32.hash(b.baseAddress!, b.count)
+            for piece in [1, 3, 15, 16, 17, 100] {
+                var x = XXH32()
+                var at = 0
+                while at < b.count {
+                    let n = min(piece, b.count - at)
+                    x.update(b.baseAddress! + at, n)
+                    at += n
+                }
+                XCTAssertEqual(x.digest(), whole, "pieces of \(piece)")
+            }
         }
     }
 }

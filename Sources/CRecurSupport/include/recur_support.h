@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../../../include/recur.h"
+
 #define RSUPPORT_HIDDEN __attribute__((visibility("hidden")))
 
 /* Capacity of the thread-local detail message, including the NUL. */
