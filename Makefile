@@ -31,13 +31,16 @@ LDFLAGS_TEST  := -L$(OUT)/lib -Wl,-rpath,$(CURDIR)/$(OUT)/lib -lrecur -lm
 
 # Swift runtime archives a static link of librecur.a needs (recur-static.pc).
 SWIFT_STATIC_DIR := $(shell dirname $$(dirname $$(command -v swift 2>/dev/null || echo /x/x)))/lib/swift_static/linux
-STATIC_LIBS := -L$(SWIFT_STATIC_DIR) -lswiftGlibc -lswiftCore -lswift_RegexParser -lswift_StringProcessing \
+# swiftrt.o registers the Swift metadata sections; without it a fully static
+# program crashes on the first runtime type lookup (a Dictionary, say).
+STATIC_LIBS := $(SWIFT_STATIC_DIR)/$(shell uname -m)/swiftrt.o \
+               -L$(SWIFT_STATIC_DIR) -lswiftGlibc -lswiftCore -lswift_RegexParser -lswift_StringProcessing \
                -lswift_Builtin_float -lstdc++ -lm -ldl -lpthread
 
 SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
 MODELS := $(shell git ls-files "*.recur" 2>/dev/null)
 
-.PHONY: all lib deps venv variants demo test test-swift test-asan test-c test-install test-python bench install clean
+.PHONY: all lib deps venv variants hostile demo test test-swift test-asan test-c test-install test-python bench install clean
 
 all: lib
 
@@ -103,7 +106,7 @@ test-swift: | deps
 # bad-file C test against a librecur.so whose Swift and C code is instrumented.
 # (XCTest itself leaks test-case objects, so the C program is the host here.)
 SWIFT_CLANG := $(dir $(shell command -v swift 2>/dev/null))clang
-test-asan: variants $(OUT)/gen/status_names.h | deps
+test-asan: variants hostile $(OUT)/gen/status_names.h | deps
 	swift build --sanitize=address --scratch-path .build-asan --product recur
 	$(SWIFT_CLANG) -fuse-ld=bfd -g -O1 -fsanitize=address -fno-omit-frame-pointer -DNO_ALLOC_COUNTER \
 	  -Wall -std=c11 -Iinclude -I$(OUT)/gen tests/c/test_bad_files.c -L.build-asan/debug \
@@ -114,10 +117,16 @@ test-asan: variants $(OUT)/gen/status_names.h | deps
 	  -Wall -std=c11 -Iinclude tests/c/test_handles.c -L.build-asan/debug \
 	  -Wl,-rpath,$(CURDIR)/.build-asan/debug -lrecur -o $(OUT)/test_handles_asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 $(OUT)/test_handles_asan $(HANDLE_MODELS)
+	$(SWIFT_CLANG) -fuse-ld=bfd -g -O1 -fsanitize=address -fno-omit-frame-pointer -DNO_ALLOC_COUNTER \
+	  -Wall -std=c11 -Iinclude -I$(OUT)/gen tests/c/test_loading.c -L.build-asan/debug \
+	  -Wl,-rpath,$(CURDIR)/.build-asan/debug -lrecur -o $(OUT)/test_loading_asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 $(OUT)/test_loading_asan $(OUT)/hostile $(OUT)/variants $(LOADING_MODELS)
 
 $(OUT)/test_api: tests/c/test_api.c tests/c/alloc_counter.h tests/c/check.h $(OUT)/gen/status_names.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) -I$(OUT)/gen $< $(LDFLAGS_TEST) -o $@
 $(OUT)/test_bad_files: tests/c/test_bad_files.c tests/c/alloc_counter.h tests/c/check.h $(OUT)/gen/status_names.h include/recur.h $(OUT)/lib/librecur.so
+	$(CC) $(CFLAGS_TEST) -I$(OUT)/gen $< $(LDFLAGS_TEST) -o $@
+$(OUT)/test_loading: tests/c/test_loading.c tests/c/alloc_counter.h tests/c/check.h $(OUT)/gen/status_names.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) -I$(OUT)/gen $< $(LDFLAGS_TEST) -o $@
 $(OUT)/test_handles: tests/c/test_handles.c tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
@@ -132,13 +141,23 @@ $(OUT)/gen/status_names.h: include/recur.h
 HANDLE_MODELS := examples/forecast/sunspots.recur tests/fixtures/lstm_i64_h130.recur $(OUT)/variants/big_stream.recur
 
 # Every tracked model, plus one model per cell type and option (generated).
-test-c: $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/test_handles variants
+test-c: $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/test_handles $(OUT)/test_loading variants hostile
 	$(OUT)/test_api $(MODELS) $(OUT)/variants/*.recur
 	$(OUT)/test_bad_files tests/fixtures/bad tests/fixtures/bad/good.model $(MODELS)
 	$(OUT)/test_handles $(HANDLE_MODELS)
+	$(OUT)/test_loading $(OUT)/hostile $(OUT)/variants $(LOADING_MODELS)
 
 variants: venv
 	$(PY) tests/c/make_variant_models.py $(OUT)/variants
+
+# Small files that ask for far more memory than they hold (generated: some
+# hold 64 MiB of content).
+hostile: venv
+	$(PY) tests/fixtures/hostile/generate.py $(OUT)/hostile
+
+# Models whose every allocation test_loading fails in turn.
+LOADING_MODELS := examples/forecast/sunspots.recur tests/fixtures/mixed_i7.recur $(OUT)/variants/token_lm.recur \
+                  $(OUT)/variants/lstm_projection_layernorm.recur
 
 # Install into out/prefix and build the C API test as a user would, with
 # pkg-config: once against the shared library, once fully static.

@@ -46,9 +46,11 @@ def main(out):
                                         rnn(4, 6, direction="bidirectional", backward=rnn(4, 6))],
         # A stream of over 256 KiB (the dense output vector), for test_handles.
         "big_stream": [rnn(2, 8), recur.Dense(u(65536, 8), u(65536), "tanh")],
+        # 300 layers, for test_loading (Swift allocations independent of the layer count).
+        "deep": [recur.Dense(u(4, 4), u(4), "tanh") for _ in range(300)],
     }
     for name, layers in models.items():
-        recur.save(out / f"{name}.recur", layers)
+        recur.save(out / f"{name}.recur", layers, metadata={"source": "make_variant_models.py", "name": name})
 
 
 if __name__ == "__main__":

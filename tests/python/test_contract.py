@@ -2,6 +2,7 @@
 codes and the exported functions; every other copy is checked against it
 here: the library's exports and its status texts, the ctypes declarations,
 the Python exceptions, the Python package's version."""
+import ctypes
 import os
 import re
 import subprocess
@@ -82,3 +83,15 @@ def test_ctypes_declarations_match_the_header():
         assert len(fn.argtypes) == count, f"{name}: ctypes has {len(fn.argtypes)} parameters, the header {count}"
     source = (ROOT / "bindings" / "python" / "recur" / "_native.py").read_text()
     assert set(re.findall(r'\("(recur_\w+)"', source)) == set(declared)
+
+
+def struct_fields(name):
+    """Field names of a typedef'd struct of the header, function pointers included."""
+    body = re.search(rf"typedef struct {name} \{{(.*?)\}} {name};", CODE, re.S).group(1)
+    return [a or b for a, b in re.findall(r"\(\*(\w+)\)\s*\([^)]*\);|(\w+);", body)]
+
+
+def test_load_options_structs_match_the_header():
+    assert [name for name, _ in _native.LoadOptions._fields_] == struct_fields("recur_load_options")
+    assert [name for name, _ in _native.Allocator._fields_] == struct_fields("recur_allocator")
+    assert _native.lib.recur_load_options_default().struct_size == ctypes.sizeof(_native.LoadOptions)

@@ -276,3 +276,23 @@ def test_bad_arguments_to_step_and_load():
         raises(recur.SizeMismatchError, lambda: s.run(np.zeros((3, 2))), "(3, 2)")
         raises(recur.SizeMismatchError, lambda: s.run(np.zeros((2, 3, 1))), "(2, 3, 1)")
     """)
+
+
+# ---- loading -------------------------------------------------------------------
+
+def test_load_limits_and_paths():
+    isolated("""
+        import os, tempfile
+        raises(recur.TooLargeError, lambda: recur.Model(LARGE, max_stream_bytes=1024), "max_stream_bytes")
+        raises(recur.TooLargeError, lambda: recur.Model(open(LARGE, "rb").read(), max_model_bytes=4096), "max_model_bytes")
+        assert recur.Model(LARGE, max_layers=2, max_dimension=200).input_size == 64
+        raises(TypeError, lambda: recur.Model(LARGE, max_widgets=3), "max_widgets")
+        raises(ValueError, lambda: recur.Model(LARGE, max_layers=0), "max_layers")
+        raises(TypeError, lambda: recur.Model(LARGE, max_layers=2.5), "2.5")
+        raises(ValueError, lambda: recur.Model(LARGE + "\\0.txt"), "NUL")
+        fifo = os.path.join(tempfile.mkdtemp(), "fifo")
+        os.mkfifo(fifo)
+        e = raises(OSError, lambda: recur.Model(fifo), "FIFO")   # refused at once, never blocks
+        assert isinstance(e, recur.RecurIOError) and e.filename == fifo
+        raises(OSError, lambda: recur.Model(os.path.dirname(fifo)), "directory")
+    """)

@@ -39,6 +39,22 @@ _p = ctypes.c_void_p
 _size = ctypes.c_size_t
 _float_p = ctypes.POINTER(ctypes.c_float)
 
+
+class Allocator(ctypes.Structure):
+    """recur_allocator"""
+    _fields_ = [("alloc", _p), ("free", _p), ("opaque", _p)]
+
+
+class LoadOptions(ctypes.Structure):
+    """recur_load_options (tests/python/test_contract.py checks the fields)."""
+    _fields_ = [("struct_size", _size), ("max_file_bytes", _size), ("max_content_bytes", _size),
+                ("max_model_bytes", _size), ("max_stream_bytes", _size), ("max_layers", _size),
+                ("max_dimension", _size), ("max_metadata_entries", _size), ("max_metadata_bytes", _size),
+                ("max_name_bytes", _size), ("allocator", Allocator)]
+
+
+_options_p = ctypes.POINTER(LoadOptions)
+
 for name, restype, argtypes in [
     ("recur_version", ctypes.c_char_p, []),
     ("recur_version_number", ctypes.c_int, []),
@@ -46,6 +62,9 @@ for name, restype, argtypes in [
     ("recur_last_error", ctypes.c_char_p, []),
     ("recur_model_load_file", ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(_p)]),
     ("recur_model_load_memory", ctypes.c_int, [ctypes.c_char_p, _size, ctypes.POINTER(_p)]),
+    ("recur_load_options_default", LoadOptions, []),
+    ("recur_model_load_file_ex", ctypes.c_int, [ctypes.c_char_p, _options_p, ctypes.POINTER(_p)]),
+    ("recur_model_load_memory_ex", ctypes.c_int, [ctypes.c_char_p, _size, _options_p, ctypes.POINTER(_p)]),
     ("recur_model_free", None, [_p]),
     ("recur_model_input_size", _size, [_p]),
     ("recur_model_output_size", _size, [_p]),

@@ -13,7 +13,7 @@ import threading
 import numpy as np
 
 from . import errors
-from ._native import lib
+from ._native import LoadOptions, lib
 from .errors import BadHandleError, OutOfRangeError, SizeMismatchError, StreamBusyError, UnsupportedError
 
 _float_p = ctypes.POINTER(ctypes.c_float)
@@ -23,6 +23,7 @@ _BUFFER_TOO_SMALL = errors.BufferTooSmallError.status
 # C names in the library's detail messages, as a Python user knows them.
 _PYTHON_NAMES = {
     "recur_model_load_file": "Model", "recur_model_load_memory": "Model",
+    "recur_model_load_file_ex": "Model", "recur_model_load_memory_ex": "Model",
     "recur_model_state_size": "Model.state_size", "recur_stream_create": "Model.stream",
     "recur_step": "Stream.step", "recur_run": "Stream.run", "recur_step_token": "Stream.step_token",
     "recur_run_tokens": "Stream.run_tokens", "recur_stream_get_state": "Stream.get_state",
@@ -96,24 +97,46 @@ class _Closable:
             pass
 
 
+_LIMITS = [name for name, _ in LoadOptions._fields_ if name.startswith("max_")]
+
+
+def _options(limits):
+    """recur_load_options with the given limits (keyword name = field name)."""
+    options = lib.recur_load_options_default()
+    for name, value in limits.items():
+        if name not in _LIMITS:
+            raise TypeError(f"Model: unknown option {name!r}; the limits are {', '.join(_LIMITS)}")
+        n = _integer(value, name, "Model")
+        if n <= 0:
+            raise ValueError(f"Model: {name} must be positive, not {n}")
+        setattr(options, name, min(n, 2**64 - 1))
+    return options
+
+
 class Model(_Closable):
     """An immutable model loaded from a .recur file (a path or bytes). Any
     number of threads may use one Model; close() (or the end of a `with`
-    block) ends it here, and its weights go with its last Stream."""
+    block) ends it here, and its weights go with its last Stream.
 
-    def __init__(self, source):
+    Keyword arguments lower or raise the load's limits, named as the fields
+    of recur_load_options: max_file_bytes, max_content_bytes,
+    max_model_bytes, max_stream_bytes, max_layers, max_dimension,
+    max_metadata_entries, max_metadata_bytes, max_name_bytes."""
+
+    def __init__(self, source, **limits):
         self._handle = None
         handle = ctypes.c_void_p()
+        options = ctypes.byref(_options(limits)) if limits else None
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
-            status = lib.recur_model_load_memory(data, len(data), ctypes.byref(handle))
+            status = lib.recur_model_load_memory_ex(data, len(data), options, ctypes.byref(handle))
             filename = None
         elif isinstance(source, (str, os.PathLike)):
             filename = os.fspath(source)
             path = os.fsencode(source)
             if b"\0" in path:
                 raise ValueError(f"Model: the path {_shown(filename)} contains a NUL byte")
-            status = lib.recur_model_load_file(path, ctypes.byref(handle))
+            status = lib.recur_model_load_file_ex(path, options, ctypes.byref(handle))
         else:
             raise TypeError(f"Model: source must be a path or bytes, not {type(source).__name__} {_shown(source)}")
         if status:
