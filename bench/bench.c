@@ -79,7 +79,7 @@ static int load_naive(naive *n, const char *path, int gru, int in, int hid) {
 int main(int argc, char **argv) {
     if (argc < 2) { fprintf(stderr, "usage: %s MODEL_DIR\n", argv[0]); return 2; }
     static const int sizes[][2] = {{1, 8}, {16, 64}, {128, 256}, {512, 1024}};
-    printf("Recur %s: ns per step, batch 1, one layer (best of 7 rounds)\n\n", recur_version());
+    printf("Recur %s (%s tier): ns per step, batch 1, one layer (best of 7 rounds)\n\n", recur_version(), recur_isa());
     printf("%-5s %6s %6s %10s %12s %12s %10s %10s\n", "cell", "input", "hidden", "weights", "recur ns",
            "naive C ns", "speed-up", "GB/s");
     for (int gru = 0; gru <= 1; gru++) {

@@ -103,6 +103,15 @@ const char *recur_version(void);
 /* RECUR_VERSION_NUMBER of the library actually linked. */
 int recur_version_number(void);
 
+/* The instruction-set tier this process steps with: "avx512", "avx2" (with
+ * FMA) or "baseline" (any x86-64); static storage. One library holds the
+ * step path compiled for each tier; the best one the CPU and the operating
+ * system support is chosen once per process, from cpuid. The environment
+ * variable RECUR_ISA (avx512, avx2, baseline), read at that moment, can
+ * lower the choice, never raise it (for tests). The FMA tiers give
+ * bit-identical results; the baseline agrees with them within 1e-5. */
+const char *recur_isa(void);
+
 /*-************************************
  *  Status codes
  **************************************/

@@ -2,6 +2,10 @@
 
 #include <pthread.h>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include "../../include/recur.h"
 
 static _Thread_local char message[RECUR_SUPPORT_MESSAGE_CAPACITY];
@@ -17,3 +21,25 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void rsupport_registry_lock(void) { pthread_mutex_lock(&registry_lock); }
 void rsupport_registry_unlock(void) { pthread_mutex_unlock(&registry_lock); }
+
+int rsupport_cpu_tier(void) {
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    if (__get_cpuid_max(0, NULL) < 7 || !__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    const unsigned leaf1_needed = bit_OSXSAVE | bit_AVX | bit_FMA | bit_MOVBE | bit_F16C;
+    if ((c & leaf1_needed) != leaf1_needed) return 0;
+    unsigned xcr0_low, xcr0_high;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
+    if ((xcr0_low & 0x6) != 0x6) return 0;                   /* XMM and YMM state */
+    unsigned ext_c = 0;
+    if (__get_cpuid(0x80000001, &a, &b, &ext_c, &d) == 0 || !(ext_c & bit_LZCNT)) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    const unsigned avx2_needed = bit_AVX2 | bit_BMI | bit_BMI2;
+    if ((b & avx2_needed) != avx2_needed) return 0;
+    const unsigned avx512_needed = bit_AVX512F | bit_AVX512CD | bit_AVX512BW | bit_AVX512DQ | bit_AVX512VL;
+    if ((b & avx512_needed) == avx512_needed && (xcr0_low & 0xE6) == 0xE6) return 2;  /* + opmask, zmm state */
+    return 1;
+#else
+    return 0;
+#endif
+}

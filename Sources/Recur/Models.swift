@@ -78,7 +78,7 @@ private func loadFile(_ path: UnsafePointer<CChar>?, _ options: UnsafePointer<re
 
 private func load(_ source: FrameSource, _ limits: LoadLimits, _ allocator: Allocator,
                   _ out: UnsafeMutablePointer<OpaquePointer?>) throws(RecurError) {
-    let model = try Model.load(source, limits: limits, allocator: allocator)
+    let model = try Model.load(source, kernels: processKernels, limits: limits, allocator: allocator)
     do throws(RecurError) {
         out.pointee = try Registry.open(model.base, kind: .model)
     } catch {

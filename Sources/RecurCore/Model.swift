@@ -40,7 +40,7 @@ public struct CellPlan {
     public var startH = 0, startC = 0
 
     /// 16-unit blocks of the hidden width.
-    @inline(__always) var blocks: Int { hiddenPadded / lanes }
+    @inlinable var blocks: Int { hiddenPadded / lanes }
 }
 
 /// How one layer runs.
@@ -76,6 +76,8 @@ public struct ModelHeader {
     public var maxWidth: Int
     /// Where the model's memory and its streams' come from.
     public var allocator: Allocator
+    /// The step path of the instruction-set tier chosen at load.
+    public var kernels: Kernels
 }
 
 let alignment = 64
@@ -106,15 +108,15 @@ struct Layout {
 public struct Model {
     public let base: UnsafeMutableRawPointer
 
-    public init(base: UnsafeMutableRawPointer) { self.base = base }
+    @inlinable public init(base: UnsafeMutableRawPointer) { self.base = base }
 
-    @inline(__always) public var header: UnsafeMutablePointer<ModelHeader> {
+    @inlinable public var header: UnsafeMutablePointer<ModelHeader> {
         base.assumingMemoryBound(to: ModelHeader.self)
     }
-    @inline(__always) public var plans: UnsafeMutablePointer<LayerPlan> {
+    @inlinable public var plans: UnsafeMutablePointer<LayerPlan> {
         (base + Model.plansOffset).assumingMemoryBound(to: LayerPlan.self)
     }
-    static let plansOffset = (MemoryLayout<ModelHeader>.stride + alignment - 1) / alignment * alignment
+    @inlinable static var plansOffset: Int { (MemoryLayout<ModelHeader>.stride + 63) / 64 * 64 }
 
     public var inputSize: Int { header.pointee.inputSize }
     public var outputSize: Int { header.pointee.outputSize }
@@ -122,16 +124,16 @@ public struct Model {
 
     /// Loads a .recur file: every allocation through `allocator`, every
     /// size within `limits`.
-    public static func load(_ source: FrameSource, limits: LoadLimits = .defaults,
+    public static func load(_ source: FrameSource, kernels: Kernels, limits: LoadLimits = .defaults,
                             allocator: Allocator = .system) throws(RecurError) -> Model {
         try withModelDescription(source, limits: limits, allocator: allocator) { (description) throws(RecurError) in
-            try Model(description, limits: limits, allocator: allocator)
+            try Model(description, kernels: kernels, limits: limits, allocator: allocator)
         }
     }
 
     /// Lays out and fills the arena for a validated description. Swift
     /// allocations: the plan array only (one, whatever the model).
-    public init(_ description: ModelDescription, limits: LoadLimits = .defaults,
+    public init(_ description: ModelDescription, kernels: Kernels, limits: LoadLimits = .defaults,
                 allocator: Allocator = .system) throws(RecurError) {
         let count = description.layers.count
         var arena = Layout(end: try roundUp(Model.plansOffset + MemoryLayout<LayerPlan>.stride * count, alignment))
@@ -189,7 +191,8 @@ public struct Model {
         header.initialize(to: ModelHeader(
             byteCount: total, inputSize: description.inputSize,
             outputSize: description.outputSize, layerCount: count, streamByteCount: state.end,
-            vocab: vocab, firstSequenceLayer: firstSequenceLayer, maxWidth: maxWidth, allocator: allocator))
+            vocab: vocab, firstSequenceLayer: firstSequenceLayer, maxWidth: maxWidth, allocator: allocator,
+            kernels: kernels))
         for (i, plan) in plans.enumerated() { (self.plans + i).initialize(to: plan) }
         for (layer, plan) in zip(description.layers, plans) { pack(layer, plan, base) }
     }

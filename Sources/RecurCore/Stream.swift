@@ -19,15 +19,15 @@ public struct StreamHeader {
 public struct Stream {
     public let base: UnsafeMutableRawPointer
 
-    public init(base: UnsafeMutableRawPointer) { self.base = base }
+    @inlinable public init(base: UnsafeMutableRawPointer) { self.base = base }
 
     static let headerBytes = (MemoryLayout<StreamHeader>.stride + alignment - 1) / alignment * alignment
     public static let requiredAlignment = alignment
 
-    @inline(__always) public var header: UnsafeMutablePointer<StreamHeader> {
+    @inlinable public var header: UnsafeMutablePointer<StreamHeader> {
         base.assumingMemoryBound(to: StreamHeader.self)
     }
-    @inline(__always) public var model: Model { Model(base: header.pointee.model) }
+    @inlinable public var model: Model { Model(base: header.pointee.model) }
 
     /// Bytes a stream of `model` needs.
     public static func byteCount(_ model: Model) -> Int { model.header.pointee.streamByteCount }
@@ -72,7 +72,7 @@ public struct Stream {
         }
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     func floats(_ offset: Int) -> UnsafeMutablePointer<Float> { (base + offset).assumingMemoryBound(to: Float.self) }
 
     /// A cell's state (and, for a cell that runs backwards, the state its
@@ -89,12 +89,6 @@ public struct Stream {
             floats(cell.startH).update(from: floats(cell.hState), count: cell.outPadded)
             if cell.kind == .lstm { floats(cell.startC).update(from: floats(cell.cState), count: cell.hiddenPadded) }
         }
-    }
-
-    /// A cell that runs backwards, back to the state its runs start from.
-    func restartCell(_ cell: CellPlan) {
-        floats(cell.hState).update(from: floats(cell.startH), count: cell.outPadded)
-        if cell.kind == .lstm { floats(cell.cState).update(from: floats(cell.startC), count: cell.hiddenPadded) }
     }
 
     /// Floats of layer `layer`'s h and c (0 for layers without state).
@@ -135,60 +129,34 @@ public struct Stream {
         }
     }
 
-    // MARK: Stepping
-
-    @inline(__always)
-    func stepCell(_ cell: CellPlan, _ x: UnsafePointer<Float>) {
-        let m = UnsafeRawPointer(model.base)
-        if cell.fused {
-            if cell.kind == .lstm { LSTMCell.step(cell, m, x, base) } else { GRUCell.step(cell, m, x, base) }
-        } else {
-            GeneralCell.step(cell, m, x, base)
-        }
-    }
-
-    /// One streaming step of layers `first...` on `input`; returns the output.
-    @inline(__always)
-    func forward(from first: Int, _ input: UnsafePointer<Float>) -> UnsafePointer<Float> {
-        let model = self.model
-        let plans = model.plans
-        var input = input
-        for l in first..<model.header.pointee.layerCount {
-            let plan = plans[l]
-            switch plan.kind {
-            case .recurrent:
-                stepCell(plan.forward, input)
-                input = UnsafePointer(floats(plan.forward.hState))
-            case .dense: input = DenseLayer.step(plan, model.base, input, base)
-            case .softmax: input = SoftmaxLayer.step(plan, input, base)
-            case .embedding: break  // first layer only; see stepToken
-            }
-        }
-        return input
-    }
+    // MARK: Stepping (through the model's tier; Stepping.swift has the code)
 
     /// One step: `x` holds inputSize floats, `y` receives outputSize floats.
     /// Only for models without reverse or bidirectional layers and without an
     /// embedding. Allocates nothing, takes no lock, makes no system call.
     @inline(__always)
     public func step(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        y.update(from: forward(from: 0, x), count: model.header.pointee.outputSize)
+        model.header.pointee.kernels.step(base, x, y)
     }
 
-    /// The embedding row of `token` (0 ≤ token < vocab).
-    @inline(__always)
-    func embedding(_ token: Int) -> UnsafePointer<Float> {
-        let plan = model.plans[0]
-        return UnsafePointer((model.base + plan.weights).assumingMemoryBound(to: Float.self) + token &* plan.outputSize)
-    }
-
-    /// One step of a model whose first layer is an Embedding.
+    /// One step of a model whose first layer is an Embedding (0 ≤ token < vocab).
     @inline(__always)
     public func stepToken(_ token: Int, _ y: UnsafeMutablePointer<Float>) {
-        y.update(from: forward(from: 1, embedding(token)), count: model.header.pointee.outputSize)
+        model.header.pointee.kernels.stepToken(base, token, y)
     }
 
-    // MARK: Sequences
+    /// `steps` steps over row-major inputs and outputs. For models with
+    /// reverse or bidirectional layers the caller has checked
+    /// `hasSequenceCapacity(steps)`. `xs` and `ys` may be the same array when
+    /// outputSize <= inputSize; otherwise they must not overlap.
+    public func run(_ steps: Int, _ xs: UnsafePointer<Float>, _ ys: UnsafeMutablePointer<Float>) {
+        model.header.pointee.kernels.run(base, steps, xs, ys)
+    }
+
+    /// `steps` steps of a token model.
+    public func runTokens(_ steps: Int, _ tokens: UnsafePointer<Int32>, _ ys: UnsafeMutablePointer<Float>) {
+        model.header.pointee.kernels.runTokens(base, steps, tokens, ys)
+    }
 
     /// True when `steps` more steps can run in sequence mode without allocating.
     public func hasSequenceCapacity(_ steps: Int) -> Bool { steps <= header.pointee.sequenceCapacity }
@@ -204,98 +172,5 @@ public struct Stream {
         allocator.free(aligned: header.pointee.sequence.map(UnsafeMutableRawPointer.init))
         header.pointee.sequence = memory.assumingMemoryBound(to: Float.self)
         header.pointee.sequenceCapacity = steps
-    }
-
-    /// `steps` steps over row-major inputs and outputs. For models with
-    /// reverse or bidirectional layers the caller has checked
-    /// `hasSequenceCapacity(steps)`. `xs` and `ys` may be the same array when
-    /// outputSize <= inputSize; otherwise they must not overlap.
-    public func run(_ steps: Int, _ xs: UnsafePointer<Float>, _ ys: UnsafeMutablePointer<Float>) {
-        let header = model.header.pointee
-        if header.firstSequenceLayer < 0 {
-            // In place is safe: step t writes only floats that steps <= t read.
-            for t in 0..<steps { step(xs + t &* header.inputSize, ys + t &* header.outputSize) }
-        } else if xs == UnsafePointer(ys) {
-            // Sequence mode reads every input more than once: copy them aside.
-            let buffer = self.header.pointee.sequence!
-            for t in 0..<steps { (buffer + t &* header.maxWidth).update(from: xs + t &* header.inputSize, count: header.inputSize) }
-            runLayers(steps, from: 0, UnsafePointer(buffer), stride: header.maxWidth, ys, inputInBuffer: true)
-        } else {
-            runLayers(steps, from: 0, xs, stride: header.inputSize, ys, inputInBuffer: false)
-        }
-    }
-
-    /// `steps` steps of a token model.
-    public func runTokens(_ steps: Int, _ tokens: UnsafePointer<Int32>, _ ys: UnsafeMutablePointer<Float>) {
-        let header = model.header.pointee
-        if header.firstSequenceLayer < 0 {
-            for t in 0..<steps { stepToken(Int(tokens[t]), ys + t &* header.outputSize) }
-        } else {
-            let buffer = self.header.pointee.sequence!
-            let width = model.plans[0].outputSize
-            for t in 0..<steps { (buffer + t &* header.maxWidth).update(from: embedding(Int(tokens[t])), count: width) }
-            runLayers(steps, from: 1, UnsafePointer(buffer), stride: header.maxWidth, ys, inputInBuffer: true)
-        }
-    }
-
-    /// Sequence mode: each layer over the whole sequence, then the next.
-    /// Forward cells continue from the stream's state; cells that run
-    /// backwards start at the sequence's end from their start state (the
-    /// file's initial state, or what set_state gave). `inputInBuffer`: the
-    /// input rows are in the first half of the sequence buffers.
-    func runLayers(_ steps: Int, from first: Int, _ xs: UnsafePointer<Float>, stride inStride: Int,
-                   _ ys: UnsafeMutablePointer<Float>, inputInBuffer: Bool) {
-        let model = self.model
-        let header = model.header.pointee
-        let width = header.maxWidth
-        let buffers = self.header.pointee.sequence!
-        var input = xs, stride = inStride
-        // Layer outputs alternate between the two halves of the buffers; the
-        // first half may hold the input of layer `first`.
-        var half = inputInBuffer ? 1 : 0
-        for l in first..<header.layerCount {
-            let plan = model.plans[l]
-            let last = l == header.layerCount - 1
-            let out = last ? ys : buffers + half &* steps &* width
-            let outStride = last ? header.outputSize : width
-            switch plan.kind {
-            case .recurrent:
-                let cell = plan.forward
-                let h = UnsafePointer(floats(cell.hState))
-                if plan.direction == .reverse {
-                    restartCell(cell)
-                    for t in (0..<steps).reversed() {
-                        stepCell(cell, input + t &* stride)
-                        (out + t &* outStride).update(from: h, count: cell.out)
-                    }
-                } else {
-                    for t in 0..<steps {
-                        stepCell(cell, input + t &* stride)
-                        (out + t &* outStride).update(from: h, count: cell.out)
-                    }
-                }
-                if plan.direction == .bidirectional {
-                    let back = plan.backward
-                    let hb = UnsafePointer(floats(back.hState))
-                    restartCell(back)
-                    for t in (0..<steps).reversed() {
-                        stepCell(back, input + t &* stride)
-                        (out + t &* outStride + back.out).update(from: hb, count: back.out)
-                    }
-                }
-            case .dense:
-                for t in 0..<steps {
-                    (out + t &* outStride).update(from: DenseLayer.step(plan, model.base, input + t &* stride, base), count: plan.outputSize)
-                }
-            case .softmax:
-                for t in 0..<steps {
-                    (out + t &* outStride).update(from: SoftmaxLayer.step(plan, input + t &* stride, base), count: plan.outputSize)
-                }
-            case .embedding: break
-            }
-            input = UnsafePointer(out)
-            stride = outStride
-            half ^= 1
-        }
     }
 }

@@ -59,7 +59,13 @@ public enum CellKind: Int, Sendable {
     case lstm = 0, gru, rnn
 
     /// Row blocks of weight_ih / weight_hh.
-    public var gates: Int { [4, 3, 1][rawValue] }
+    @inlinable public var gates: Int {
+        switch self {
+        case .lstm: return 4
+        case .gru: return 3
+        case .rnn: return 1
+        }
+    }
 }
 
 public enum Coupling: Int, Sendable {

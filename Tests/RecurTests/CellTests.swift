@@ -1,22 +1,31 @@
 import Glibc
+import RecurAVX2
+import RecurBaseline
 import RecurCore
 import XCTest
 
 /// Cells and kernels against a scalar float64 reference written here, on
 /// descriptions built directly (no file), at sizes around the 16-lane panels.
 final class CellTests: XCTestCase {
+    /// Both kinds of multiply-add (this test module is built for plain
+    /// x86-64, where AVX2's fused one is libm's exact fmaf).
     func testTanhAndSigmoidApproximations() {
+        approximations(Baseline.self)
+        approximations(AVX2.self)
+    }
+
+    func approximations<M: MultiplyAdd>(_ m: M.Type) {
         let xs = (0..<20001).map { Float($0 - 10000) / 1000 }  // [-10, 10]
         var t = [Float](repeating: 0, count: xs.count), s = t
-        tanhVector(xs, &t, xs.count)
-        sigmoidVector(xs, &s, xs.count)
+        tanhVector(m, xs, &t, xs.count)
+        sigmoidVector(m, xs, &s, xs.count)
         var worstTanh = 0.0, worstSigmoid = 0.0
         for (i, x) in xs.enumerated() {
             worstTanh = max(worstTanh, abs(Double(t[i]) - Glibc.tanh(Double(x))))
             worstSigmoid = max(worstSigmoid, abs(Double(s[i]) - 1 / (1 + Glibc.exp(-Double(x)))))
         }
-        XCTAssertLessThan(worstTanh, 4e-7)
-        XCTAssertLessThan(worstSigmoid, 3e-7)
+        XCTAssertLessThan(worstTanh, 4e-7, "\(m)")
+        XCTAssertLessThan(worstSigmoid, 3e-7, "\(m)")
     }
 
     struct Rng {
@@ -47,7 +56,8 @@ final class CellTests: XCTestCase {
                 biasIH: TensorView(base: c.baseAddress!, count: bih.count),
                 biasHH: TensorView(base: d.baseAddress!, count: bhh.count))
             let model = try Model(ModelDescription(
-                inputSize: input, layers: [.recurrent(direction: .forward, forward: layer, backward: nil)]))
+                inputSize: input, layers: [.recurrent(direction: .forward, forward: layer, backward: nil)]),
+                kernels: baselineKernels)
             defer { model.free() }
             let stream = try Stream.create(model)
             defer { stream.free() }
@@ -107,7 +117,7 @@ final class CellTests: XCTestCase {
                                              weight: TensorView(base: wp.baseAddress!, count: w.count),
                                              bias: TensorView(base: bp.baseAddress!, count: b.count),
                                              activation: activation)
-                let model = try Model(ModelDescription(inputSize: 3, layers: [.dense(dense)]))
+                let model = try Model(ModelDescription(inputSize: 3, layers: [.dense(dense)]), kernels: baselineKernels)
                 defer { model.free() }
                 XCTAssertEqual(model.inputSize, 3)
                 XCTAssertEqual(model.outputSize, 19)

@@ -1,4 +1,5 @@
 import Glibc
+import RecurBaseline
 import RecurCore
 
 /// The repository's tests/fixtures folder.
@@ -26,7 +27,7 @@ func readBytes(_ path: String) throws -> [UInt8] {
 func loadStatus(_ bytes: [UInt8]) -> (Status, String) {
     bytes.withUnsafeBytes { buffer in
         do {
-            let model = try Model.load(.memory(buffer))
+            let model = try Model.load(.memory(buffer), kernels: baselineKernels)
             model.free()
             return (.ok, "")
         } catch let error as RecurError {

@@ -21,6 +21,12 @@ RSUPPORT_HIDDEN char *rsupport_message_buffer(void);
 RSUPPORT_HIDDEN const char *rsupport_version_string(void);
 RSUPPORT_HIDDEN int rsupport_version_number(void);
 
+/* The best instruction-set tier this CPU and OS support: 2 = AVX-512
+ * (F, CD, BW, DQ, VL, with the OS saving zmm and k state), 1 = AVX2 with FMA
+ * (and BMI1, BMI2, LZCNT, MOVBE, F16C: the rest of haswell's set, with the OS
+ * saving ymm state), 0 = baseline x86-64. Always 0 off x86-64. */
+RSUPPORT_HIDDEN int rsupport_cpu_tier(void);
+
 /*-************************************
  *  Handle registry storage (Sources/Recur/Handles.swift has the logic)
  **************************************/

@@ -7,6 +7,7 @@ import Glibc
 ///
 /// Panel per 16-row block: 1 bias vector, then input_size column vectors.
 /// State per stream: the output vector (read by the next layer).
+@usableFromInline
 enum DenseLayer {
     static func packedBytes(_ d: DenseDescription) throws(RecurError) -> Int {
         try checkedProduct(blockCount(d.outputSize), 1 + d.inputSize, lanes, 4)
@@ -26,17 +27,18 @@ enum DenseLayer {
         }
     }
 
-    @inline(never)  // one call per layer; keeps the activations inlined inside
-    static func step(_ plan: LayerPlan, _ model: UnsafeRawPointer, _ x: UnsafePointer<Float>,
-                     _ stream: UnsafeMutableRawPointer) -> UnsafePointer<Float> {
+    @inlinable @inline(never)  // one call per layer; keeps the activations inlined inside
+    static func step<M: MultiplyAdd>(_ m: M.Type, _ layer: UnsafePointer<LayerPlan>, _ model: UnsafeRawPointer,
+                                     _ x: UnsafePointer<Float>, _ stream: UnsafeMutableRawPointer) -> UnsafePointer<Float> {
+        let plan = layer.pointee
         let panels = (model + plan.weights).assumingMemoryBound(to: Vec.self)
         let out = (stream + plan.output).assumingMemoryBound(to: Float.self)
         let inputs = plan.inputSize
         var panel = panels
         for b in 0..<blockCount(plan.outputSize) {
             var a = panel[0]
-            accumulate1(&a, panel + 1, x, inputs)
-            a = apply(plan.activation, a)
+            accumulate1(m, &a, panel + 1, x, inputs)
+            a = apply(m, plan.activation, a)
             UnsafeMutableRawPointer(out + b &* lanes).assumingMemoryBound(to: Vec.self).pointee = a
             panel += 1 &+ inputs
         }
@@ -45,9 +47,13 @@ enum DenseLayer {
 }
 
 /// Softmax over the whole vector: exp(x − max x) / Σ exp(x − max x).
+/// (Generic over the tier only so that each tier gets its own copy.)
+@usableFromInline
 enum SoftmaxLayer {
-    @inline(never)
-    static func step(_ plan: LayerPlan, _ x: UnsafePointer<Float>, _ stream: UnsafeMutableRawPointer) -> UnsafePointer<Float> {
+    @inlinable @inline(never)
+    static func step<M: MultiplyAdd>(_: M.Type, _ layer: UnsafePointer<LayerPlan>, _ x: UnsafePointer<Float>,
+                                     _ stream: UnsafeMutableRawPointer) -> UnsafePointer<Float> {
+        let plan = layer.pointee
         let out = (stream + plan.output).assumingMemoryBound(to: Float.self)
         let n = plan.outputSize
         var top = -Float.infinity

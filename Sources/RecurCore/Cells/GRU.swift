@@ -9,9 +9,10 @@
 /// b_hn), then input_size + hidden_size columns of 3 vectors (r, z, n).
 /// The n rows accumulate into separate x and h sums so r can scale the h sum.
 /// State per stream: h and h' (scratch).
+@usableFromInline
 enum GRUCell {
-    static let gates = 3
-    static let biasVectors = 4
+    @inlinable static var gates: Int { 3 }
+    @inlinable static var biasVectors: Int { 4 }
 
     static func packedBytes(_ d: CellDescription) throws(RecurError) -> Int {
         try checkedProduct(blockCount(d.hiddenSize), biasVectors + (d.inputSize + d.hiddenSize) * gates, lanes, 4)
@@ -29,9 +30,10 @@ enum GRUCell {
         }
     }
 
-    @inline(never)  // one call per layer; keeps the activations inlined inside
-    static func step(_ cell: CellPlan, _ model: UnsafeRawPointer, _ x: UnsafePointer<Float>,
-                     _ stream: UnsafeMutableRawPointer) {
+    @inlinable @inline(never)  // one call per layer; keeps the activations inlined inside
+    static func step<M: MultiplyAdd>(_ m: M.Type, _ plan: UnsafePointer<CellPlan>, _ model: UnsafeRawPointer,
+                                     _ x: UnsafePointer<Float>, _ stream: UnsafeMutableRawPointer) {
+        let cell = plan.pointee
         let panels = (model + cell.fusedPanels).assumingMemoryBound(to: Vec.self)
         let h = (stream + cell.hState).assumingMemoryBound(to: Float.self)
         let hNext = (stream + cell.scratch).assumingMemoryBound(to: Float.self)
@@ -40,14 +42,14 @@ enum GRUCell {
         var panel = panels
         for b in 0..<cell.blocks {
             var r = panel[0], z = panel[1], nx = panel[2], nh = panel[3]
-            accumulate3(&r, &z, &nx, panel + biasVectors, x, inputs)
-            accumulate3(&r, &z, &nh, panel + (biasVectors &+ inputs &* gates), h, hidden)
+            accumulate3(m, &r, &z, &nx, panel + biasVectors, x, inputs)
+            accumulate3(m, &r, &z, &nh, panel + (biasVectors &+ inputs &* gates), h, hidden)
             let previous = UnsafeRawPointer(h + b &* lanes).load(as: Vec.self)
-            let n = tanhApprox(nx.addingProduct(sigmoidApprox(r), nh))
-            let next = n.addingProduct(sigmoidApprox(z), previous - n)
+            let n = tanhApprox(m, M.madd(nx, sigmoidApprox(m, r), nh))
+            let next = M.madd(n, sigmoidApprox(m, z), previous - n)
             UnsafeMutableRawPointer(hNext + b &* lanes).assumingMemoryBound(to: Vec.self).pointee = next
             panel += panelVectors
         }
-        h.update(from: hNext, count: cell.hiddenPadded)
+        copyVectors(h, hNext, cell.hiddenPadded)
     }
 }

@@ -20,8 +20,9 @@ import Glibc
 ///   or, reset before the matmul, n = g(clip(W_n x + b_in + R_n (r ⊙ h) + b_hn));
 ///   h' = (1 − z) ⊙ n + z ⊙ h
 /// RNN: h' = f(clip(W x + b_ih + R h + b_hh))
+@usableFromInline
 enum GeneralCell {
-    static let layerNormEpsilon: Float = 1e-8  // TensorFlow Lite's
+    @inlinable static var layerNormEpsilon: Float { 1e-8 }  // TensorFlow Lite's
 
     static func pack(_ c: CellDescription, _ p: CellPlan, _ base: UnsafeMutableRawPointer) {
         let hidden = c.hiddenSize, hp = p.hiddenPadded, gates = c.kind.gates
@@ -62,35 +63,37 @@ enum GeneralCell {
         }
     }
 
-    @inline(__always)
+    /// (A plan comes by pointer: a struct this large passed by value is a
+    /// memcpy per call.)
+    @inlinable @inline(__always)
     static func floats(_ base: UnsafeMutableRawPointer, _ offset: Int) -> UnsafeMutablePointer<Float> {
         (base + offset).assumingMemoryBound(to: Float.self)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     static func vec(_ p: UnsafeMutablePointer<Float>, _ block: Int) -> UnsafeMutablePointer<Vec> {
         UnsafeMutableRawPointer(p + block &* lanes).assumingMemoryBound(to: Vec.self)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     static func load(_ p: UnsafePointer<Float>, _ at: Int) -> Vec {
         UnsafeRawPointer(p + at).load(as: Vec.self)
     }
 
-    @inline(__always)
-    static func clipped(_ v: Vec, _ limit: Float) -> Vec { limit > 0 ? clamp(v, -limit, limit) : v }
 
     /// Layer normalisation of `count` values (over the real units only), then
     /// scale and shift by the packed weight and bias. Finite for every finite
     /// input: the values are first scaled by a power of two (exact) so that
     /// the largest has magnitude below 2, which keeps the differences and
     /// their squares far from overflow; epsilon is scaled to match.
-    static func layerNorm(_ v: UnsafeMutablePointer<Float>, _ count: Int,
-                          _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>) {
+    @inlinable @inline(never)
+    static func layerNorm<M: MultiplyAdd>(_: M.Type, _ v: UnsafeMutablePointer<Float>, _ count: Int,
+                                          _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>) {
         var largest: Float = 0
         for u in 0..<count { largest = max(largest, abs(v[u])) }
         // (NaN or infinity in: no scaling, and NaN out, as in float64.)
-        let exponent = largest.isFinite && largest >= 2 ? Int(largest.exponent) : 0
+        // (The exponent from the bits: Float.exponent is a call into the stdlib.)
+        let exponent = largest.isFinite && largest >= 2 ? Int((largest.bitPattern >> 23) & 0xFF) &- 127 : 0
         let down = Float(sign: .plus, exponent: -exponent, significand: 1)
         var sum: Float = 0
         for u in 0..<count { sum += v[u] * down }
@@ -103,9 +106,10 @@ enum GeneralCell {
         for u in 0..<count { v[u] = (v[u] * down - mean) * inverse * weight[u] + bias[u] }
     }
 
-    @inline(never)
-    static func step(_ p: CellPlan, _ model: UnsafeRawPointer, _ x: UnsafePointer<Float>,
-                     _ stream: UnsafeMutableRawPointer) {
+    @inlinable @inline(never)
+    static func step<M: MultiplyAdd>(_ tier: M.Type, _ plan: UnsafePointer<CellPlan>, _ model: UnsafeRawPointer,
+                                     _ x: UnsafePointer<Float>, _ stream: UnsafeMutableRawPointer) {
+        let p = plan.pointee
         let hp = p.hiddenPadded, rows = p.kind.gates &* hp
         let m = UnsafeMutableRawPointer(mutating: model)
         let h = floats(stream, p.hState)
@@ -114,46 +118,46 @@ enum GeneralCell {
         let wh = UnsafePointer(floats(m, p.wh)).withMemoryRebound(to: Vec.self, capacity: 1) { $0 }
         let all = 0..<(rows / lanes)
         let blocks = p.blocks
-        matVec(wx, columns: p.inputSize, blocks: all, x, gx, accumulate: false)
+        matVec(tier, wx, columns: p.inputSize, blocks: all, x, gx, accumulate: false)
 
         switch p.kind {
         case .rnn:
-            matVec(wh, columns: p.out, blocks: all, h, gx, accumulate: true)
-            for b in 0..<blocks { vec(h, b).pointee = apply(p.f, clipped(vec(gx, b).pointee, p.clip)) }
+            matVec(tier, wh, columns: p.out, blocks: all, h, gx, accumulate: true)
+            for b in 0..<blocks { vec(h, b).pointee = apply(tier, p.f, clipped(tier, vec(gx, b).pointee, p.clip)) }
 
         case .gru:
             if p.resetBefore {
-                matVec(wh, columns: p.out, blocks: 0..<(2 &* blocks), h, gh, accumulate: false)
+                matVec(tier, wh, columns: p.out, blocks: 0..<(2 &* blocks), h, gh, accumulate: false)
                 for b in 0..<blocks {
                     let rPre: Vec = vec(gx, b).pointee + vec(gh, b).pointee
-                    let r = apply(p.f, clipped(rPre, p.clip))
+                    let r = apply(tier, p.f, clipped(tier, rPre, p.clip))
                     vec(extra, b).pointee = r * vec(h, b).pointee
                 }
-                matVec(wh, columns: p.out, blocks: (2 &* blocks)..<(3 &* blocks), extra, gh, accumulate: false)
+                matVec(tier, wh, columns: p.out, blocks: (2 &* blocks)..<(3 &* blocks), extra, gh, accumulate: false)
                 for b in 0..<blocks {
                     let zPre: Vec = vec(gx, blocks &+ b).pointee + vec(gh, blocks &+ b).pointee
                     let nPre: Vec = vec(gx, 2 &* blocks &+ b).pointee + vec(gh, 2 &* blocks &+ b).pointee
-                    let z = apply(p.f, clipped(zPre, p.clip))
-                    let n = apply(p.g, clipped(nPre, p.clip))
+                    let z = apply(tier, p.f, clipped(tier, zPre, p.clip))
+                    let n = apply(tier, p.g, clipped(tier, nPre, p.clip))
                     let previous: Vec = vec(h, b).pointee
-                    vec(h, b).pointee = n.addingProduct(z, previous - n)
+                    vec(h, b).pointee = M.madd(n, z, previous - n)
                 }
             } else {
-                matVec(wh, columns: p.out, blocks: all, h, gh, accumulate: false)
+                matVec(tier, wh, columns: p.out, blocks: all, h, gh, accumulate: false)
                 for b in 0..<blocks {
                     let rPre: Vec = vec(gx, b).pointee + vec(gh, b).pointee
                     let zPre: Vec = vec(gx, blocks &+ b).pointee + vec(gh, blocks &+ b).pointee
-                    let r = apply(p.f, clipped(rPre, p.clip))
-                    let z = apply(p.f, clipped(zPre, p.clip))
+                    let r = apply(tier, p.f, clipped(tier, rPre, p.clip))
+                    let z = apply(tier, p.f, clipped(tier, zPre, p.clip))
                     let nx: Vec = vec(gx, 2 &* blocks &+ b).pointee, nh: Vec = vec(gh, 2 &* blocks &+ b).pointee
-                    let n = apply(p.g, clipped(nx.addingProduct(r, nh), p.clip))
+                    let n = apply(tier, p.g, clipped(tier, M.madd(nx, r, nh), p.clip))
                     let previous: Vec = vec(h, b).pointee
-                    vec(h, b).pointee = n.addingProduct(z, previous - n)
+                    vec(h, b).pointee = M.madd(n, z, previous - n)
                 }
             }
 
         case .lstm:
-            matVec(wh, columns: p.out, blocks: all, h, gx, accumulate: true)
+            matVec(tier, wh, columns: p.out, blocks: all, h, gx, accumulate: true)
             let c = floats(stream, p.cState)
             let zi = gx, zf = gx + hp, zg = gx + 2 &* hp, zo = gx + 3 &* hp
             let peep = p.peephole != 0 ? UnsafePointer(floats(m, p.peephole)) : nil
@@ -161,41 +165,41 @@ enum GeneralCell {
                 for b in 0..<blocks {
                     let cv = vec(c, b).pointee
                     let pi = load(peep, b &* lanes), pf = load(peep, hp &+ b &* lanes)
-                    vec(zi, b).pointee = vec(zi, b).pointee.addingProduct(pi, cv)
-                    vec(zf, b).pointee = vec(zf, b).pointee.addingProduct(pf, cv)
+                    vec(zi, b).pointee = M.madd(vec(zi, b).pointee, pi, cv)
+                    vec(zf, b).pointee = M.madd(vec(zf, b).pointee, pf, cv)
                 }
             }
             let lnW = floats(m, p.lnWeight), lnB = floats(m, p.lnBias)
             if p.lnWeight != 0 {
-                for k in 0..<3 { layerNorm(gx + k &* hp, p.hidden, lnW + k &* hp, lnB + k &* hp) }
+                for k in 0..<3 { layerNorm(tier, gx + k &* hp, p.hidden, lnW + k &* hp, lnB + k &* hp) }
             }
             for b in 0..<blocks {
-                var i = apply(p.f, clipped(vec(zi, b).pointee, p.clip))
-                var f = apply(p.f, clipped(vec(zf, b).pointee, p.clip))
-                let g = apply(p.g, clipped(vec(zg, b).pointee, p.clip))
+                var i = apply(tier, p.f, clipped(tier, vec(zi, b).pointee, p.clip))
+                var f = apply(tier, p.f, clipped(tier, vec(zf, b).pointee, p.clip))
+                let g = apply(tier, p.g, clipped(tier, vec(zg, b).pointee, p.clip))
                 switch p.coupling {
                 case .none: break
                 case .inputFromForget: i = 1 - f
                 case .forgetFromInput: f = 1 - i
                 }
-                let cn = clipped(f * vec(c, b).pointee + i * g, p.cellClip)
+                let cn = clipped(tier, f * vec(c, b).pointee + i * g, p.cellClip)
                 vec(c, b).pointee = cn
                 if let peep {
                     let po = load(peep, 2 &* hp &+ b &* lanes)
-                    vec(zo, b).pointee = vec(zo, b).pointee.addingProduct(po, cn)
+                    vec(zo, b).pointee = M.madd(vec(zo, b).pointee, po, cn)
                 }
             }
-            if p.lnWeight != 0 { layerNorm(zo, p.hidden, lnW + 3 &* hp, lnB + 3 &* hp) }
+            if p.lnWeight != 0 { layerNorm(tier, zo, p.hidden, lnW + 3 &* hp, lnB + 3 &* hp) }
             let target = p.proj != 0 ? extra : h
             for b in 0..<blocks {
-                let o = apply(p.f, clipped(vec(zo, b).pointee, p.clip))
-                vec(target, b).pointee = o * apply(p.h, vec(c, b).pointee)
+                let o = apply(tier, p.f, clipped(tier, vec(zo, b).pointee, p.clip))
+                vec(target, b).pointee = o * apply(tier, p.h, vec(c, b).pointee)
             }
             if p.proj != 0 {
                 let proj = UnsafePointer(floats(m, p.proj)).withMemoryRebound(to: Vec.self, capacity: 1) { $0 }
-                matVec(proj, columns: p.hidden, blocks: 0..<(p.outPadded / lanes), extra, h, accumulate: false)
+                matVec(tier, proj, columns: p.hidden, blocks: 0..<(p.outPadded / lanes), extra, h, accumulate: false)
                 if p.projClip > 0 {
-                    for b in 0..<(p.outPadded / lanes) { vec(h, b).pointee = clipped(vec(h, b).pointee, p.projClip) }
+                    for b in 0..<(p.outPadded / lanes) { vec(h, b).pointee = clipped(tier, vec(h, b).pointee, p.projClip) }
                 }
             }
         }

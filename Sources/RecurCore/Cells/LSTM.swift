@@ -7,8 +7,9 @@
 /// Panel per 16-unit block: 4 bias vectors (b_ih + b_hh for i, f, g, o), then
 /// input_size + hidden_size columns of 4 vectors (x columns first, then h).
 /// State per stream: h, c, and h' (scratch, written while h is still read).
+@usableFromInline
 enum LSTMCell {
-    static let gates = 4
+    @inlinable static var gates: Int { 4 }
 
     static func packedBytes(_ d: CellDescription) throws(RecurError) -> Int {
         try checkedProduct(blockCount(d.hiddenSize), 1 + d.inputSize + d.hiddenSize, gates, lanes, 4)
@@ -20,9 +21,10 @@ enum LSTMCell {
         }
     }
 
-    @inline(never)  // one call per layer; keeps the activations inlined inside
-    static func step(_ cell: CellPlan, _ model: UnsafeRawPointer, _ x: UnsafePointer<Float>,
-                     _ stream: UnsafeMutableRawPointer) {
+    @inlinable @inline(never)  // one call per layer; keeps the activations inlined inside
+    static func step<M: MultiplyAdd>(_ m: M.Type, _ plan: UnsafePointer<CellPlan>, _ model: UnsafeRawPointer,
+                                     _ x: UnsafePointer<Float>, _ stream: UnsafeMutableRawPointer) {
+        let cell = plan.pointee
         let panels = (model + cell.fusedPanels).assumingMemoryBound(to: Vec.self)
         let h = (stream + cell.hState).assumingMemoryBound(to: Float.self)
         let c = (stream + cell.cState).assumingMemoryBound(to: Float.self)
@@ -32,16 +34,16 @@ enum LSTMCell {
         var panel = panels
         for b in 0..<cell.blocks {
             var i = panel[0], f = panel[1], g = panel[2], o = panel[3]
-            accumulate4(&i, &f, &g, &o, panel + gates, x, inputs)
-            accumulate4(&i, &f, &g, &o, panel + gates &* (1 &+ inputs), h, hidden)
+            accumulate4(m, &i, &f, &g, &o, panel + gates, x, inputs)
+            accumulate4(m, &i, &f, &g, &o, panel + gates &* (1 &+ inputs), h, hidden)
             let cv = UnsafeMutableRawPointer(c + b &* lanes).assumingMemoryBound(to: Vec.self)
-            let cell = sigmoidApprox(f) * cv.pointee + sigmoidApprox(i) * tanhApprox(g)
+            let cell = sigmoidApprox(m, f) * cv.pointee + sigmoidApprox(m, i) * tanhApprox(m, g)
             cv.pointee = cell
             UnsafeMutableRawPointer(hNext + b &* lanes).assumingMemoryBound(to: Vec.self).pointee =
-                sigmoidApprox(o) * tanhApprox(cell)
+                sigmoidApprox(m, o) * tanhApprox(m, cell)
             panel += panelVectors
         }
-        h.update(from: hNext, count: cell.hiddenPadded)
+        copyVectors(h, hNext, cell.hiddenPadded)
     }
 }
 

@@ -6,25 +6,31 @@ import Glibc
 // a few vector instructions; those two call libm per lane (no allocation, no
 // system call) since they are rare in recurrent models.
 
-@inline(__always)
+@inlinable @inline(__always)
 func clamp(_ v: Vec, _ lo: Float, _ hi: Float) -> Vec {
     var r = v.replacing(with: hi, where: v .> hi)
     r.replace(with: lo, where: r .< lo)
     return r
 }
 
-@inline(__always)
-func apply(_ f: Function, _ x: Vec) -> Vec {
+/// `v` clamped to ±limit when limit > 0. (Generic over the tier: the
+/// optimizer does not always inline it, and the copy it calls must be the
+/// tier's own.)
+@inlinable @inline(__always)
+func clipped<M: MultiplyAdd>(_: M.Type, _ v: Vec, _ limit: Float) -> Vec { limit > 0 ? clamp(v, -limit, limit) : v }
+
+@inlinable @inline(__always)
+func apply<M: MultiplyAdd>(_ m: M.Type, _ f: Function, _ x: Vec) -> Vec {
     switch f.kind {
-    case .sigmoid: return sigmoidApprox(x)
-    case .tanh: return tanhApprox(x)
+    case .sigmoid: return sigmoidApprox(m, x)
+    case .tanh: return tanhApprox(m, x)
     case .identity: return x
     case .relu: return relu(x)
-    case .affine: return Vec(repeating: f.beta).addingProduct(x, Vec(repeating: f.alpha))
+    case .affine: return M.madd(Vec(repeating: f.beta), x, Vec(repeating: f.alpha))
     case .leakyRelu: return x.replacing(with: x * f.alpha, where: x .< 0)
     case .thresholdedRelu: return x.replacing(with: 0, where: x .<= f.alpha)
-    case .scaledTanh: return tanhApprox(x * f.beta) * f.alpha
-    case .hardSigmoid: return clamp(Vec(repeating: f.beta).addingProduct(x, Vec(repeating: f.alpha)), 0, 1)
+    case .scaledTanh: return tanhApprox(m, x * f.beta) * f.alpha
+    case .hardSigmoid: return clamp(M.madd(Vec(repeating: f.beta), x, Vec(repeating: f.alpha)), 0, 1)
     case .softsign:
         let magnitude = x.replacing(with: -x, where: x .< 0)
         return x / (magnitude + 1)
@@ -43,25 +49,29 @@ func apply(_ f: Function, _ x: Vec) -> Vec {
 }
 
 /// Applies `f` to `count` floats in place (count a multiple of 16).
-@inline(__always)
-func apply(_ f: Function, _ v: UnsafeMutablePointer<Float>, _ count: Int) {
+@inlinable @inline(__always)
+func apply<M: MultiplyAdd>(_ m: M.Type, _ f: Function, _ v: UnsafeMutablePointer<Float>, _ count: Int) {
     var i = 0
     while i < count {
         let p = UnsafeMutableRawPointer(v + i).assumingMemoryBound(to: Vec.self)
-        p.pointee = apply(f, p.pointee)
+        p.pointee = apply(m, f, p.pointee)
         i &+= lanes
     }
 }
 
 /// Function kinds for tests of the pointwise code.
-public func applyFunction(_ f: Function, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
+public func applyFunction<M: MultiplyAdd>(_ m: M.Type, _ f: Function, _ x: UnsafePointer<Float>,
+                                          _ y: UnsafeMutablePointer<Float>, _ count: Int) {
+    applyPointwise(x, y, count) { apply(m, f, $0) }
+}
+
+/// Copies `count` floats (a multiple of 16) a vector at a time: no memmove
+/// call on the step path.
+@inlinable @inline(__always)
+func copyVectors(_ to: UnsafeMutablePointer<Float>, _ from: UnsafePointer<Float>, _ count: Int) {
     var i = 0
     while i < count {
-        var v = Vec()
-        let n = min(lanes, count - i)
-        for j in 0..<n { v[j] = x[i + j] }
-        let r = apply(f, v)
-        for j in 0..<n { y[i + j] = r[j] }
-        i += lanes
+        UnsafeMutableRawPointer(to + i).storeBytes(of: UnsafeRawPointer(from + i).load(as: Vec.self), as: Vec.self)
+        i &+= lanes
     }
 }

@@ -24,14 +24,14 @@ func packMatVec(_ panels: UnsafeMutablePointer<Float>, paddedRows: Int, columns:
 
 /// out[block] = (accumulate ? out[block] : 0) + bias + W x, for blocks in
 /// `blocks` of a packed matrix with `columns` columns.
-@inline(__always)
-func matVec(_ panels: UnsafePointer<Vec>, columns: Int, blocks: Range<Int>, _ x: UnsafePointer<Float>,
-            _ out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+@inlinable @inline(__always)
+func matVec<M: MultiplyAdd>(_ m: M.Type, _ panels: UnsafePointer<Vec>, columns: Int, blocks: Range<Int>,
+                            _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, accumulate: Bool) {
     let stride = 1 &+ columns
     for b in blocks {
         let panel = panels + b &* stride
         var a = panel[0]
-        accumulate1(&a, panel + 1, x, columns)
+        accumulate1(m, &a, panel + 1, x, columns)
         let o = UnsafeMutableRawPointer(out + b &* lanes).assumingMemoryBound(to: Vec.self)
         o.pointee = accumulate ? o.pointee + a : a
     }

@@ -10,8 +10,8 @@
 // layer's true width are zero, which keeps padded state lanes at zero.
 
 /// Number of 16-row blocks covering `width` rows.
-@inline(__always)
-func blockCount(_ width: Int) -> Int { (width + lanes - 1) / lanes }
+@inlinable @inline(__always)
+func blockCount(_ width: Int) -> Int { (width &+ lanes &- 1) / lanes }
 
 /// Checked arithmetic for load-time size computations.
 func checkedProduct(_ factors: Int...) throws(RecurError) -> Int {
@@ -34,10 +34,10 @@ func checkedSum(_ terms: Int...) throws(RecurError) -> Int {
     return result
 }
 
-/// Fused multiply-accumulate of `count` columns into `n` accumulators:
+/// Multiply-accumulate of `count` columns into `n` accumulators:
 /// acc[g] += panel[c * n + g] * column[c] for every c.
-@inline(__always)
-func accumulate4(_ a0: inout Vec, _ a1: inout Vec, _ a2: inout Vec, _ a3: inout Vec,
+@inlinable @inline(__always)
+func accumulate4<M: MultiplyAdd>(_: M.Type, _ a0: inout Vec, _ a1: inout Vec, _ a2: inout Vec, _ a3: inout Vec,
                  _ panel: UnsafePointer<Vec>, _ column: UnsafePointer<Float>, _ count: Int) {
     var q = panel
     var c = 0
@@ -47,29 +47,29 @@ func accumulate4(_ a0: inout Vec, _ a1: inout Vec, _ a2: inout Vec, _ a3: inout 
     while c &+ 1 < count {
         let x0 = Vec(repeating: column[c])
         let x1 = Vec(repeating: column[c &+ 1])
-        a0 = a0.addingProduct(q[0], x0)
-        a1 = a1.addingProduct(q[1], x0)
-        a2 = a2.addingProduct(q[2], x0)
-        a3 = a3.addingProduct(q[3], x0)
-        b0 = b0.addingProduct(q[4], x1)
-        b1 = b1.addingProduct(q[5], x1)
-        b2 = b2.addingProduct(q[6], x1)
-        b3 = b3.addingProduct(q[7], x1)
+        a0 = M.madd(a0, q[0], x0)
+        a1 = M.madd(a1, q[1], x0)
+        a2 = M.madd(a2, q[2], x0)
+        a3 = M.madd(a3, q[3], x0)
+        b0 = M.madd(b0, q[4], x1)
+        b1 = M.madd(b1, q[5], x1)
+        b2 = M.madd(b2, q[6], x1)
+        b3 = M.madd(b3, q[7], x1)
         q += 8
         c &+= 2
     }
     if c < count {
         let x0 = Vec(repeating: column[c])
-        a0 = a0.addingProduct(q[0], x0)
-        a1 = a1.addingProduct(q[1], x0)
-        a2 = a2.addingProduct(q[2], x0)
-        a3 = a3.addingProduct(q[3], x0)
+        a0 = M.madd(a0, q[0], x0)
+        a1 = M.madd(a1, q[1], x0)
+        a2 = M.madd(a2, q[2], x0)
+        a3 = M.madd(a3, q[3], x0)
     }
     a0 += b0; a1 += b1; a2 += b2; a3 += b3
 }
 
-@inline(__always)
-func accumulate3(_ a0: inout Vec, _ a1: inout Vec, _ a2: inout Vec,
+@inlinable @inline(__always)
+func accumulate3<M: MultiplyAdd>(_: M.Type, _ a0: inout Vec, _ a1: inout Vec, _ a2: inout Vec,
                  _ panel: UnsafePointer<Vec>, _ column: UnsafePointer<Float>, _ count: Int) {
     var q = panel
     var c = 0
@@ -77,39 +77,39 @@ func accumulate3(_ a0: inout Vec, _ a1: inout Vec, _ a2: inout Vec,
     while c &+ 1 < count {
         let x0 = Vec(repeating: column[c])
         let x1 = Vec(repeating: column[c &+ 1])
-        a0 = a0.addingProduct(q[0], x0)
-        a1 = a1.addingProduct(q[1], x0)
-        a2 = a2.addingProduct(q[2], x0)
-        b0 = b0.addingProduct(q[3], x1)
-        b1 = b1.addingProduct(q[4], x1)
-        b2 = b2.addingProduct(q[5], x1)
+        a0 = M.madd(a0, q[0], x0)
+        a1 = M.madd(a1, q[1], x0)
+        a2 = M.madd(a2, q[2], x0)
+        b0 = M.madd(b0, q[3], x1)
+        b1 = M.madd(b1, q[4], x1)
+        b2 = M.madd(b2, q[5], x1)
         q += 6
         c &+= 2
     }
     if c < count {
         let x0 = Vec(repeating: column[c])
-        a0 = a0.addingProduct(q[0], x0)
-        a1 = a1.addingProduct(q[1], x0)
-        a2 = a2.addingProduct(q[2], x0)
+        a0 = M.madd(a0, q[0], x0)
+        a1 = M.madd(a1, q[1], x0)
+        a2 = M.madd(a2, q[2], x0)
     }
     a0 += b0; a1 += b1; a2 += b2
 }
 
-@inline(__always)
-func accumulate1(_ a0: inout Vec, _ panel: UnsafePointer<Vec>, _ column: UnsafePointer<Float>, _ count: Int) {
+@inlinable @inline(__always)
+func accumulate1<M: MultiplyAdd>(_: M.Type, _ a0: inout Vec, _ panel: UnsafePointer<Vec>, _ column: UnsafePointer<Float>, _ count: Int) {
     var q = panel
     var c = 0
     var b0 = Vec(), b1 = Vec(), b2 = Vec(), b3 = Vec()
     while c &+ 3 < count {
-        a0 = a0.addingProduct(q[0], Vec(repeating: column[c]))
-        b1 = b1.addingProduct(q[1], Vec(repeating: column[c &+ 1]))
-        b2 = b2.addingProduct(q[2], Vec(repeating: column[c &+ 2]))
-        b3 = b3.addingProduct(q[3], Vec(repeating: column[c &+ 3]))
+        a0 = M.madd(a0, q[0], Vec(repeating: column[c]))
+        b1 = M.madd(b1, q[1], Vec(repeating: column[c &+ 1]))
+        b2 = M.madd(b2, q[2], Vec(repeating: column[c &+ 2]))
+        b3 = M.madd(b3, q[3], Vec(repeating: column[c &+ 3]))
         q += 4
         c &+= 4
     }
     while c < count {
-        b0 = b0.addingProduct(q[0], Vec(repeating: column[c]))
+        b0 = M.madd(b0, q[0], Vec(repeating: column[c]))
         q += 1
         c &+= 1
     }

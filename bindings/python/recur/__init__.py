@@ -15,7 +15,7 @@ from .writer import (LSTM, GRU, RNN, Dense, Embedding, Softmax, Function, save, 
                      load_message, FORMAT_VERSION)
 
 __all__ = ["LSTM", "GRU", "RNN", "Dense", "Embedding", "Softmax", "Function", "save", "dumps", "to_message", "load_message",
-           "FORMAT_VERSION", "Model", "Stream", "version", "__version__",
+           "FORMAT_VERSION", "Model", "Stream", "version", "isa", "__version__",
            "RecurError", "InvalidArgumentError", "SizeMismatchError", "RecurIOError", "BadFrameError",
            "BadEncodingError", "BadModelError", "UnsupportedVersionError", "TooLargeError", "OutOfMemoryError",
            "BadHandleError", "BufferTooSmallError", "UnsupportedError", "OutOfRangeError", "StreamBusyError"]
@@ -27,7 +27,7 @@ __version__ = "0.2.0"
 
 def __getattr__(name):
     # The runtime needs librecur.so; the writer does not, so import it lazily.
-    if name in ("Model", "Stream", "version"):
+    if name in ("Model", "Stream", "version", "isa"):
         from . import runtime
         return getattr(runtime, name)
     raise AttributeError(name)

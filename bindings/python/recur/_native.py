@@ -58,6 +58,7 @@ _options_p = ctypes.POINTER(LoadOptions)
 for name, restype, argtypes in [
     ("recur_version", ctypes.c_char_p, []),
     ("recur_version_number", ctypes.c_int, []),
+    ("recur_isa", ctypes.c_char_p, []),
     ("recur_status_string", ctypes.c_char_p, [ctypes.c_int]),
     ("recur_last_error", ctypes.c_char_p, []),
     ("recur_model_load_file", ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(_p)]),

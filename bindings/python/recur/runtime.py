@@ -43,6 +43,12 @@ def version():
     return lib.recur_version().decode()
 
 
+def isa():
+    """The instruction-set tier this process steps with: "avx512", "avx2" or
+    "baseline" (chosen once, from the CPU; RECUR_ISA can lower it)."""
+    return lib.recur_isa().decode()
+
+
 def _shown(value):
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,17 @@
+// The AVX2 tier (-target-cpu haswell): 16 lanes in two ymm registers, FMA.
+// The step path of RecurCore (Stepping.swift and the kernels it calls),
+// instantiated for this tier: Package.swift compiles this module for the
+// tier's CPU, and every specialization below is this module's own.
+import RecurCore
+
+public enum AVX2: MultiplyAdd {
+    @inlinable @inline(__always)
+    public static func madd(_ a: Vec, _ b: Vec, _ c: Vec) -> Vec { a.addingProduct(b, c) }
+}
+
+public let avx2Kernels = Kernels(
+    name: "avx2",
+    step: { Stream(base: $0).step(AVX2.self, $1, $2) },
+    stepToken: { Stream(base: $0).stepToken(AVX2.self, $1, $2) },
+    run: { Stream(base: $0).run(AVX2.self, $1, $2, $3) },
+    runTokens: { Stream(base: $0).runTokens(AVX2.self, $1, $2, $3) })

@@ -1,0 +1,17 @@
+// The AVX-512 tier (-target-cpu skylake-avx512): 16 lanes in one zmm register, FMA.
+// The step path of RecurCore (Stepping.swift and the kernels it calls),
+// instantiated for this tier: Package.swift compiles this module for the
+// tier's CPU, and every specialization below is this module's own.
+import RecurCore
+
+public enum AVX512: MultiplyAdd {
+    @inlinable @inline(__always)
+    public static func madd(_ a: Vec, _ b: Vec, _ c: Vec) -> Vec { a.addingProduct(b, c) }
+}
+
+public let avx512Kernels = Kernels(
+    name: "avx512",
+    step: { Stream(base: $0).step(AVX512.self, $1, $2) },
+    stepToken: { Stream(base: $0).stepToken(AVX512.self, $1, $2) },
+    run: { Stream(base: $0).run(AVX512.self, $1, $2, $3) },
+    runTokens: { Stream(base: $0).runTokens(AVX512.self, $1, $2, $3) })

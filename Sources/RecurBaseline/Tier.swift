@@ -1,0 +1,18 @@
+// The baseline tier (plain x86-64, SSE2): four xmm registers per vector, no FMA, so a
+// multiply then an add (addingProduct would be a libm fmaf call per lane).
+// The step path of RecurCore (Stepping.swift and the kernels it calls),
+// instantiated for this tier: Package.swift compiles this module for the
+// tier's CPU, and every specialization below is this module's own.
+import RecurCore
+
+public enum Baseline: MultiplyAdd {
+    @inlinable @inline(__always)
+    public static func madd(_ a: Vec, _ b: Vec, _ c: Vec) -> Vec { a + b * c }
+}
+
+public let baselineKernels = Kernels(
+    name: "baseline",
+    step: { Stream(base: $0).step(Baseline.self, $1, $2) },
+    stepToken: { Stream(base: $0).stepToken(Baseline.self, $1, $2) },
+    run: { Stream(base: $0).run(Baseline.self, $1, $2, $3) },
+    runTokens: { Stream(base: $0).runTokens(Baseline.self, $1, $2, $3) })

@@ -1,0 +1,40 @@
+// Instruction-set tiers. The step path (Kernels/, the step functions of
+// Cells/, Stepping.swift) is written once, generic over a MultiplyAdd and
+// @inlinable; each tier module (Sources/RecurAVX512, RecurAVX2,
+// RecurBaseline) defines its own MultiplyAdd type and instantiates the path
+// with its own -target-cpu, so one library holds one copy per tier. The C
+// ABI picks a tier per process from cpuid and stores its table in each
+// model. The tier type is each module's own so that the specialized symbols
+// differ between tiers (the linker would merge identical ones).
+
+/// How a tier multiplies and adds vectors: one fused instruction (the FMA
+/// tiers) or a multiply then an add (the baseline: without FMA in the target
+/// CPU, `addingProduct` becomes a libm `fmaf` call per lane).
+public protocol MultiplyAdd {
+    /// a + b * c
+    static func madd(_ a: Vec, _ b: Vec, _ c: Vec) -> Vec
+}
+
+/// One tier's entry points into the step path (C function pointers, so a
+/// model can hold them in its arena).
+public struct Kernels {
+    public typealias Step = @convention(c) (UnsafeMutableRawPointer, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    public typealias StepToken = @convention(c) (UnsafeMutableRawPointer, Int, UnsafeMutablePointer<Float>) -> Void
+    public typealias Run = @convention(c) (UnsafeMutableRawPointer, Int, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    public typealias RunTokens = @convention(c) (UnsafeMutableRawPointer, Int, UnsafePointer<Int32>, UnsafeMutablePointer<Float>) -> Void
+
+    /// "avx512", "avx2" or "baseline" (recur_isa).
+    public let name: StaticString
+    public let step: Step
+    public let stepToken: StepToken
+    public let run: Run
+    public let runTokens: RunTokens
+
+    public init(name: StaticString, step: Step, stepToken: StepToken, run: Run, runTokens: RunTokens) {
+        self.name = name
+        self.step = step
+        self.stepToken = stepToken
+        self.run = run
+        self.runTokens = runTokens
+    }
+}

@@ -1,0 +1,180 @@
+// The step path, generic over the tier's MultiplyAdd and @inlinable: each
+// tier module compiles its own copy with its own -target-cpu (Tiers.swift).
+// Nothing here allocates, locks, makes a system call or calls memmove.
+extension Stream {
+    /// Plans are passed by pointer into the arena: a plan copied by value
+    /// would be a memcpy per call.
+    @inlinable @inline(__always)
+    func stepCell<M: MultiplyAdd>(_ m: M.Type, _ cell: UnsafePointer<CellPlan>, _ x: UnsafePointer<Float>) {
+        let weights = UnsafeRawPointer(model.base)
+        if cell.pointee.fused {
+            if cell.pointee.kind == .lstm { LSTMCell.step(m, cell, weights, x, base) } else { GRUCell.step(m, cell, weights, x, base) }
+        } else {
+            GeneralCell.step(m, cell, weights, x, base)
+        }
+    }
+
+    @inlinable @inline(__always)
+    func forwardCell(_ layer: UnsafeMutablePointer<LayerPlan>) -> UnsafePointer<CellPlan> {
+        UnsafePointer(withUnsafeMutablePointer(to: &layer.pointee.forward) { $0 })
+    }
+
+    @inlinable @inline(__always)
+    func backwardCell(_ layer: UnsafeMutablePointer<LayerPlan>) -> UnsafePointer<CellPlan> {
+        UnsafePointer(withUnsafeMutablePointer(to: &layer.pointee.backward) { $0 })
+    }
+
+    /// One streaming step of layers `first...` on `input`; returns the output.
+    @inlinable @inline(__always)
+    func forward<M: MultiplyAdd>(_ m: M.Type, from first: Int, _ input: UnsafePointer<Float>) -> UnsafePointer<Float> {
+        let model = self.model
+        let plans = model.plans
+        var input = input
+        for l in first..<model.header.pointee.layerCount {
+            let plan = plans + l
+            switch plan.pointee.kind {
+            case .recurrent:
+                stepCell(m, forwardCell(plan), input)
+                input = UnsafePointer(floats(plan.pointee.forward.hState))
+            case .dense: input = DenseLayer.step(m, plan, model.base, input, base)
+            case .softmax: input = SoftmaxLayer.step(m, plan, input, base)
+            case .embedding: break  // first layer only; see stepToken
+            }
+        }
+        return input
+    }
+
+    @inlinable @inline(__always)
+    func copyOut(_ from: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        for i in 0..<model.header.pointee.outputSize { y[i] = from[i] }
+    }
+
+    /// One step (see `step(_:_:)`) with tier `m`.
+    @inlinable
+    public func step<M: MultiplyAdd>(_ m: M.Type, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        copyOut(forward(m, from: 0, x), y)
+    }
+
+    /// The embedding row of `token` (0 ≤ token < vocab).
+    @inlinable @inline(__always)
+    func embedding(_ token: Int) -> UnsafePointer<Float> {
+        let plan = model.plans
+        return UnsafePointer((model.base + plan.pointee.weights).assumingMemoryBound(to: Float.self) + token &* plan.pointee.outputSize)
+    }
+
+    /// One step of a token model with tier `m`.
+    @inlinable
+    public func stepToken<M: MultiplyAdd>(_ m: M.Type, _ token: Int, _ y: UnsafeMutablePointer<Float>) {
+        copyOut(forward(m, from: 1, embedding(token)), y)
+    }
+
+    /// `steps` steps (see `run(_:_:_:)`) with tier `m`.
+    @inlinable
+    public func run<M: MultiplyAdd>(_ m: M.Type, _ steps: Int, _ xs: UnsafePointer<Float>, _ ys: UnsafeMutablePointer<Float>) {
+        let header = model.header
+        let inputs = header.pointee.inputSize, outputs = header.pointee.outputSize, width = header.pointee.maxWidth
+        if header.pointee.firstSequenceLayer < 0 {
+            // In place is safe: step t writes only floats that steps <= t read.
+            for t in 0..<steps { copyOut(forward(m, from: 0, xs + t &* inputs), ys + t &* outputs) }
+        } else if xs == UnsafePointer(ys) {
+            // Sequence mode reads every input more than once: copy them aside.
+            let buffer = self.header.pointee.sequence!
+            for t in 0..<steps {
+                for i in 0..<inputs { buffer[t &* width &+ i] = xs[t &* inputs &+ i] }
+            }
+            runLayers(m, steps, from: 0, UnsafePointer(buffer), stride: width, ys, inputInBuffer: true)
+        } else {
+            runLayers(m, steps, from: 0, xs, stride: inputs, ys, inputInBuffer: false)
+        }
+    }
+
+    /// `steps` steps of a token model with tier `m`.
+    @inlinable
+    public func runTokens<M: MultiplyAdd>(_ m: M.Type, _ steps: Int, _ tokens: UnsafePointer<Int32>,
+                                          _ ys: UnsafeMutablePointer<Float>) {
+        let header = model.header
+        let outputs = header.pointee.outputSize, width = header.pointee.maxWidth
+        if header.pointee.firstSequenceLayer < 0 {
+            for t in 0..<steps { copyOut(forward(m, from: 1, embedding(Int(tokens[t]))), ys + t &* outputs) }
+        } else {
+            let buffer = self.header.pointee.sequence!
+            let dim = model.plans.pointee.outputSize
+            for t in 0..<steps {
+                let row = embedding(Int(tokens[t]))
+                for i in 0..<dim { buffer[t &* width &+ i] = row[i] }
+            }
+            runLayers(m, steps, from: 1, UnsafePointer(buffer), stride: width, ys, inputInBuffer: true)
+        }
+    }
+
+    /// Sequence mode: each layer over the whole sequence, then the next.
+    /// Forward cells continue from the stream's state; cells that run
+    /// backwards start at the sequence's end from their start state (the
+    /// file's initial state, or what set_state gave). `inputInBuffer`: the
+    /// input rows are in the first half of the sequence buffers.
+    @inlinable @inline(never)
+    func runLayers<M: MultiplyAdd>(_ m: M.Type, _ steps: Int, from first: Int, _ xs: UnsafePointer<Float>,
+                                   stride inStride: Int, _ ys: UnsafeMutablePointer<Float>, inputInBuffer: Bool) {
+        let model = self.model
+        let header = model.header
+        let width = header.pointee.maxWidth, layers = header.pointee.layerCount, outputs = header.pointee.outputSize
+        let buffers = self.header.pointee.sequence!
+        var input = xs, stride = inStride
+        // Layer outputs alternate between the two halves of the buffers; the
+        // first half may hold the input of layer `first`.
+        var half = inputInBuffer ? 1 : 0
+        for l in first..<layers {
+            let layer = model.plans + l
+            let plan = layer.pointee
+            let last = l == layers &- 1
+            let out = last ? ys : buffers + half &* steps &* width
+            let outStride = last ? outputs : width
+            @inline(__always) func keep(_ from: UnsafePointer<Float>, _ t: Int, _ offset: Int, _ count: Int) {
+                let to = out + (t &* outStride &+ offset)
+                for i in 0..<count { to[i] = from[i] }
+            }
+            switch plan.kind {
+            case .recurrent:
+                let cell = forwardCell(layer)
+                let h = UnsafePointer(floats(cell.pointee.hState)), units = cell.pointee.out
+                if plan.direction == .reverse {
+                    restartCell(cell)
+                    for t in (0..<steps).reversed() {
+                        stepCell(m, cell, input + t &* stride)
+                        keep(h, t, 0, units)
+                    }
+                } else {
+                    for t in 0..<steps {
+                        stepCell(m, cell, input + t &* stride)
+                        keep(h, t, 0, units)
+                    }
+                }
+                if plan.direction == .bidirectional {
+                    let back = backwardCell(layer)
+                    let hb = UnsafePointer(floats(back.pointee.hState))
+                    restartCell(back)
+                    for t in (0..<steps).reversed() {
+                        stepCell(m, back, input + t &* stride)
+                        keep(hb, t, units, units)
+                    }
+                }
+            case .dense:
+                for t in 0..<steps { keep(DenseLayer.step(m, layer, model.base, input + t &* stride, base), t, 0, plan.outputSize) }
+            case .softmax:
+                for t in 0..<steps { keep(SoftmaxLayer.step(m, layer, input + t &* stride, base), t, 0, plan.outputSize) }
+            case .embedding: break
+            }
+            input = UnsafePointer(out)
+            stride = outStride
+            half ^= 1
+        }
+    }
+
+    /// A cell that runs backwards, back to the state its runs start from.
+    @inlinable @inline(__always)
+    func restartCell(_ plan: UnsafePointer<CellPlan>) {
+        let cell = plan.pointee
+        copyVectors(floats(cell.hState), floats(cell.startH), cell.outPadded)
+        if cell.kind == .lstm { copyVectors(floats(cell.cState), floats(cell.startC), cell.hiddenPadded) }
+    }
+}
