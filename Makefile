@@ -20,7 +20,7 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 OUT        := out
 SWIFT_BIN  := .build/release
-APT_PKGS   := liblz4-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler lz4 pkg-config
+APT_PKGS   := liblz4-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler lz4 pkg-config qemu-user
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 SWIFT_RELEASE := -c release
@@ -37,10 +37,15 @@ STATIC_LIBS := $(SWIFT_STATIC_DIR)/$(shell uname -m)/swiftrt.o \
                -L$(SWIFT_STATIC_DIR) -lswiftGlibc -lswiftCore -lswift_RegexParser -lswift_StringProcessing \
                -lswift_Builtin_float -lstdc++ -lm -ldl -lpthread
 
-SWIFT_SOURCES := $(shell find Sources -type f) Package.swift
+SWIFT_SOURCES := $(shell find Sources -type f) Package.swift $(OUT)/.build-flags
+
+# Opt-in builds for one CPU (Package.swift, README): the library is rebuilt
+# whenever these change.
+export RECUR_TARGET_CPU RECUR_TUNE_CPU
+BUILD_FLAGS := RECUR_TARGET_CPU=$(RECUR_TARGET_CPU) RECUR_TUNE_CPU=$(RECUR_TUNE_CPU)
 MODELS := $(shell git ls-files "*.recur" 2>/dev/null)
 
-.PHONY: all lib deps venv variants hostile demo test test-swift test-asan test-c test-install test-python bench install clean
+.PHONY: all lib deps venv variants hostile demo test test-swift test-asan test-c test-install test-tiers test-python bench install clean
 
 all: lib
 
@@ -48,7 +53,8 @@ all: lib
 deps: $(OUT)/.deps
 $(OUT)/.deps:
 	@mkdir -p $(OUT)
-	@if pkg-config --exists liblz4 libprotobuf-c && command -v lz4 >/dev/null && command -v protoc >/dev/null; then :; else \
+	@if pkg-config --exists liblz4 libprotobuf-c && command -v lz4 >/dev/null && command -v protoc >/dev/null && \
+	    command -v qemu-x86_64 >/dev/null; then :; else \
 	  echo "installing Debian packages: $(APT_PKGS)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PKGS); fi
 	@touch $@
@@ -60,6 +66,11 @@ $(VENV)/.installed: requirements.txt
 	@touch $@
 
 # ---- the library -------------------------------------------------------------
+$(OUT)/.build-flags: FORCE
+	@mkdir -p $(OUT)
+	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
+FORCE:
+
 lib: $(OUT)/lib/librecur.so $(OUT)/lib/librecur.a
 
 $(OUT)/lib/librecur.so: $(SWIFT_SOURCES) include/recur.h | deps
@@ -96,7 +107,7 @@ demo: $(OUT)/forecast
 	$(OUT)/forecast examples/forecast/sunspots.recur examples/forecast/sunspots.csv 1949
 
 # ---- tests -------------------------------------------------------------------
-test: test-swift test-asan test-c test-install test-python
+test: test-swift test-asan test-c test-install test-tiers test-python
 	@echo "all test suites passed"
 
 test-swift: | deps
@@ -174,6 +185,26 @@ test-install: lib $(OUT)/gen/status_names.h
 	  if [ -n "$$extra" ]; then echo "librecur.so needs more than libc, libm, libstdc++, libgcc_s, liblz4, libprotobuf-c: $$extra"; exit 1; fi
 	$(OUT)/test_api_shared $(MODELS)
 	$(OUT)/test_api_static $(MODELS)
+
+# The instruction-set tiers (Sources/RecurAVX512, RecurAVX2, RecurBaseline):
+# the disassembly keeps each tier's instructions and calls to itself; the
+# FMA tiers agree bit for bit and the baseline within 1e-5; the C API test
+# passes natively on each tier, and on the installed library under qemu's
+# Haswell (AVX2, FMA) and Nehalem (SSE4.2) CPUs, which fault on any
+# instruction above them. qemu is ~100x slower: the models there skip the
+# 2.4 MB big_stream and the 300-layer deep variants.
+QEMU_MODELS = $(MODELS) $$(ls $(OUT)/variants/*.recur | grep -v -e big_stream -e /deep)
+$(OUT)/tier_outputs: tests/c/tier_outputs.c include/recur.h $(OUT)/lib/librecur.so
+	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
+test-tiers: $(OUT)/tier_outputs $(OUT)/test_api variants test-install
+	$(PY) tests/isa/check_disassembly.py $(OUT)/lib/librecur.so
+	$(PY) tests/isa/compare_tiers.py $(OUT)/tier_outputs $(MODELS) $(OUT)/variants/*.recur
+	RECUR_ISA=avx2 RECUR_EXPECT_ISA=avx2 $(OUT)/test_api $(MODELS) $(OUT)/variants/*.recur
+	RECUR_ISA=baseline RECUR_EXPECT_ISA=baseline $(OUT)/test_api $(MODELS) $(OUT)/variants/*.recur
+	RECUR_EXPECT_ISA=avx2 qemu-x86_64 -cpu Haswell $(OUT)/test_api_shared $(QEMU_MODELS)
+	RECUR_EXPECT_ISA=baseline qemu-x86_64 -cpu Nehalem $(OUT)/test_api_shared $(QEMU_MODELS)
+	RECUR_EXPECT_ISA=baseline qemu-x86_64 -cpu Nehalem $(OUT)/test_api_static $(MODELS)
+	qemu-x86_64 -cpu Nehalem $(OUT)/test_handles $(HANDLE_MODELS)
 
 test-python: venv lib
 	RECUR_LIBRARY=$(CURDIR)/$(OUT)/lib/librecur.so $(PY) -m pytest -q tests/python

@@ -438,6 +438,11 @@ static void test_contract(void) {
 }
 
 int main(int argc, char **argv) {
+    /* make test-tiers names the tier each run must get (natively with
+     * RECUR_ISA, or under qemu-x86_64 -cpu Haswell / Nehalem). */
+    const char *expected = getenv("RECUR_EXPECT_ISA");
+    printf("test_api: stepping with the %s tier\n", recur_isa());
+    if (expected) CHECK(strcmp(recur_isa(), expected) == 0, "tier %s, expected %s", recur_isa(), expected);
     test_contract();
     for (int i = 1; i < argc; i++) test_model(argv[i]);
     CHECK(argc > 1, "no model given");

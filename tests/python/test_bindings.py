@@ -17,6 +17,10 @@ def small_model(rng, hidden=5, inputs=3, outputs=2):
             recur.Dense(rng.normal(size=(outputs, hidden)), rng.normal(size=outputs), "sigmoid")]
 
 
+def test_isa_names_a_tier():
+    assert recur.isa() in ("avx512", "avx2", "baseline")
+
+
 def test_model_from_path_and_bytes_agree():
     a = recur.Model(SUNSPOTS)
     b = recur.Model(SUNSPOTS.read_bytes())
