@@ -196,7 +196,7 @@ test-install: lib $(OUT)/gen/status_names.h
 QEMU_MODELS = $(MODELS) $$(ls $(OUT)/variants/*.recur | grep -v -e big_stream -e /deep)
 $(OUT)/tier_outputs: tests/c/tier_outputs.c include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
-test-tiers: $(OUT)/tier_outputs $(OUT)/test_api variants test-install
+test-tiers: $(OUT)/tier_outputs $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/test_handles variants test-install
 	$(PY) tests/isa/check_disassembly.py $(OUT)/lib/librecur.so
 	$(PY) tests/isa/compare_tiers.py $(OUT)/tier_outputs $(MODELS) $(OUT)/variants/*.recur
 	RECUR_ISA=avx2 RECUR_EXPECT_ISA=avx2 $(OUT)/test_api $(MODELS) $(OUT)/variants/*.recur
@@ -205,6 +205,7 @@ test-tiers: $(OUT)/tier_outputs $(OUT)/test_api variants test-install
 	RECUR_EXPECT_ISA=baseline qemu-x86_64 -cpu Nehalem $(OUT)/test_api_shared $(QEMU_MODELS)
 	RECUR_EXPECT_ISA=baseline qemu-x86_64 -cpu Nehalem $(OUT)/test_api_static $(MODELS)
 	qemu-x86_64 -cpu Nehalem $(OUT)/test_handles $(HANDLE_MODELS)
+	qemu-x86_64 -cpu Nehalem $(OUT)/test_bad_files tests/fixtures/bad tests/fixtures/bad/good.model $(MODELS)
 
 test-python: venv lib
 	RECUR_LIBRARY=$(CURDIR)/$(OUT)/lib/librecur.so $(PY) -m pytest -q tests/python

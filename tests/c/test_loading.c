@@ -209,6 +209,7 @@ static void allocation_failures(const char *path) {
 
 /* ---- the Swift runtime's allocations ------------------------------------------------ */
 
+#ifndef NO_ALLOC_COUNTER
 static long swift_allocations(const char *path) {
     size_t size = 0;
     unsigned char *data = read_all(path, &size);
@@ -225,6 +226,7 @@ static long swift_allocations(const char *path) {
     free(data);
     return calls;
 }
+#endif
 
 static void swift_runtime(const char *small, const char *deep) {
 #ifndef NO_ALLOC_COUNTER
