@@ -48,23 +48,6 @@ func apply<M: MultiplyAdd>(_ m: M.Type, _ f: Function, _ x: Vec) -> Vec {
     }
 }
 
-/// Applies `f` to `count` floats in place (count a multiple of 16).
-@inlinable @inline(__always)
-func apply<M: MultiplyAdd>(_ m: M.Type, _ f: Function, _ v: UnsafeMutablePointer<Float>, _ count: Int) {
-    var i = 0
-    while i < count {
-        let p = UnsafeMutableRawPointer(v + i).assumingMemoryBound(to: Vec.self)
-        p.pointee = apply(m, f, p.pointee)
-        i &+= lanes
-    }
-}
-
-/// Function kinds for tests of the pointwise code.
-public func applyFunction<M: MultiplyAdd>(_ m: M.Type, _ f: Function, _ x: UnsafePointer<Float>,
-                                          _ y: UnsafeMutablePointer<Float>, _ count: Int) {
-    applyPointwise(x, y, count) { apply(m, f, $0) }
-}
-
 /// Copies `count` floats (a multiple of 16) a vector at a time: no memmove
 /// call on the step path.
 @inlinable @inline(__always)
