@@ -14,14 +14,18 @@ extension Stream {
         }
     }
 
+    /// A layer's cells, by address: no access to the plan at all (an
+    /// `inout` to the shared plan would be a write to Swift, so a data race
+    /// between streams of one model under ThreadSanitizer). The offsets
+    /// fold to constants.
     @inlinable @inline(__always)
     func forwardCell(_ layer: UnsafeMutablePointer<LayerPlan>) -> UnsafePointer<CellPlan> {
-        UnsafePointer(withUnsafeMutablePointer(to: &layer.pointee.forward) { $0 })
+        (UnsafeRawPointer(layer) + MemoryLayout<LayerPlan>.offset(of: \.forward)!).assumingMemoryBound(to: CellPlan.self)
     }
 
     @inlinable @inline(__always)
     func backwardCell(_ layer: UnsafeMutablePointer<LayerPlan>) -> UnsafePointer<CellPlan> {
-        UnsafePointer(withUnsafeMutablePointer(to: &layer.pointee.backward) { $0 })
+        (UnsafeRawPointer(layer) + MemoryLayout<LayerPlan>.offset(of: \.backward)!).assumingMemoryBound(to: CellPlan.self)
     }
 
     /// One streaming step of layers `first...` on `input`; returns the output.
