@@ -2,7 +2,8 @@
 #
 #   make                      build out/lib/librecur.so and librecur.a
 #   make demo                 forecast the bundled sunspot series through the C API
-#   make test                 every test (Swift, C, Python, AddressSanitizer)
+#   make test                 every test (Swift, C, Python, sanitizers, brief fuzzing)
+#   make fuzz                 fuzz each target for FUZZ_SECONDS (tests/fuzz/README.md)
 #   make bench                ns per step for LSTM and GRU at four sizes
 #   make install PREFIX=DIR   include/recur.h, lib/librecur.so, lib/librecur.a, lib/pkgconfig/recur.pc
 #
@@ -45,7 +46,10 @@ export RECUR_TARGET_CPU RECUR_TUNE_CPU
 BUILD_FLAGS := RECUR_TARGET_CPU=$(RECUR_TARGET_CPU) RECUR_TUNE_CPU=$(RECUR_TUNE_CPU)
 MODELS := $(shell git ls-files "*.recur" 2>/dev/null)
 
-.PHONY: all lib deps venv variants hostile demo test test-swift test-asan test-c test-install test-tiers test-python bench install clean
+.PHONY: all lib deps venv variants hostile demo test test-swift test-asan test-c test-install test-tiers test-python \
+        test-tsan test-fuzz fuzz bench install clean
+# (test-fuzz-TARGET and fuzz-TARGET are pattern rules, which make skips for
+# .PHONY targets.)
 
 all: lib
 
@@ -107,31 +111,96 @@ demo: $(OUT)/forecast
 	$(OUT)/forecast examples/forecast/sunspots.recur examples/forecast/sunspots.csv 1949
 
 # ---- tests -------------------------------------------------------------------
-test: test-swift test-asan test-c test-install test-tiers test-python
+test: test-swift test-asan test-tsan test-fuzz test-c test-install test-tiers test-python
 	@echo "all test suites passed"
 
 test-swift: | deps
 	swift test --disable-swift-testing
 
-# The loader tests once more, with AddressSanitizer and LeakSanitizer: the
-# bad-file C test against a librecur.so whose Swift and C code is instrumented.
-# (XCTest itself leaks test-case objects, so the C program is the host here.)
+# The loader and handle tests once more against a librecur.so whose Swift
+# code has AddressSanitizer and whose C code (support, generated protobuf
+# descriptors) AddressSanitizer and UndefinedBehaviorSanitizer (swiftc has
+# no UBSan); the test programs have both, and LeakSanitizer checks for leaks.
+# (XCTest itself leaks test-case objects, so the C programs are the hosts.)
 SWIFT_CLANG := $(dir $(shell command -v swift 2>/dev/null))clang
+SWIFT_LIBDIR := $(dir $(shell command -v swift 2>/dev/null))../lib/swift/linux
+SAN_CC := $(SWIFT_CLANG) -fuse-ld=bfd -g -O1 -fno-omit-frame-pointer -Wall -Wextra -std=c11 -Iinclude -I$(OUT)/gen
+UBSAN := -fsanitize=undefined -fno-sanitize-recover=undefined
+SWIFT_UBSAN := -Xcc -fsanitize=undefined -Xcc -fno-sanitize-recover=undefined
+ASAN_LIB := -L.build-asan/debug -Wl,-rpath,$(CURDIR)/.build-asan/debug -lrecur
+ASAN_RUN := SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 test-asan: variants hostile $(OUT)/gen/status_names.h | deps
-	swift build --sanitize=address --scratch-path .build-asan --product recur
-	$(SWIFT_CLANG) -fuse-ld=bfd -g -O1 -fsanitize=address -fno-omit-frame-pointer -DNO_ALLOC_COUNTER \
-	  -Wall -std=c11 -Iinclude -I$(OUT)/gen tests/c/test_bad_files.c -L.build-asan/debug \
-	  -Wl,-rpath,$(CURDIR)/.build-asan/debug -lrecur -o $(OUT)/test_bad_files_asan
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 $(OUT)/test_bad_files_asan \
-	  tests/fixtures/bad tests/fixtures/bad/good.model $(MODELS)
-	$(SWIFT_CLANG) -fuse-ld=bfd -g -O1 -fsanitize=address -fno-omit-frame-pointer -DNO_ALLOC_COUNTER \
-	  -Wall -std=c11 -Iinclude tests/c/test_handles.c -L.build-asan/debug \
-	  -Wl,-rpath,$(CURDIR)/.build-asan/debug -lrecur -o $(OUT)/test_handles_asan
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 $(OUT)/test_handles_asan $(HANDLE_MODELS)
-	$(SWIFT_CLANG) -fuse-ld=bfd -g -O1 -fsanitize=address -fno-omit-frame-pointer -DNO_ALLOC_COUNTER \
-	  -Wall -std=c11 -Iinclude -I$(OUT)/gen tests/c/test_loading.c -L.build-asan/debug \
-	  -Wl,-rpath,$(CURDIR)/.build-asan/debug -lrecur -o $(OUT)/test_loading_asan
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 $(OUT)/test_loading_asan $(OUT)/hostile $(OUT)/variants $(LOADING_MODELS)
+	swift build --sanitize=address $(SWIFT_UBSAN) --scratch-path .build-asan --product recur
+	$(SAN_CC) -fsanitize=address $(UBSAN) -DNO_ALLOC_COUNTER tests/c/test_bad_files.c $(ASAN_LIB) -o $(OUT)/test_bad_files_asan
+	$(ASAN_RUN) $(OUT)/test_bad_files_asan tests/fixtures/bad tests/fixtures/bad/good.model $(MODELS)
+	$(SAN_CC) -fsanitize=address $(UBSAN) -DNO_ALLOC_COUNTER tests/c/test_handles.c $(ASAN_LIB) -o $(OUT)/test_handles_asan
+	$(ASAN_RUN) $(OUT)/test_handles_asan $(HANDLE_MODELS)
+	$(SAN_CC) -fsanitize=address $(UBSAN) -DNO_ALLOC_COUNTER tests/c/test_loading.c $(ASAN_LIB) -o $(OUT)/test_loading_asan
+	$(ASAN_RUN) $(OUT)/test_loading_asan $(OUT)/hostile $(OUT)/variants $(LOADING_MODELS)
+
+# The threading contract under ThreadSanitizer (tests/c/test_threads.c):
+# streams of one model stepped on several threads while another thread loads
+# and frees models, the shared model freed halfway. This toolchain's TSan
+# runtime needs libdispatch and BlocksRuntime from its own library folder.
+THREAD_MODELS := examples/forecast/sunspots.recur tests/fixtures/lstm_i64_h130.recur $(OUT)/variants/token_lm.recur \
+                 $(OUT)/variants/seq_bidirectional.recur $(OUT)/variants/lstm_projection_layernorm.recur
+CHURN_MODELS  := tests/fixtures/gru_i1_h5.recur tests/fixtures/mixed_i7.recur $(OUT)/variants/lstm_peephole_clip.recur \
+                 $(OUT)/variants/seq_token_bidirectional_rnn.recur
+test-tsan: variants | deps
+	swift build -c release --sanitize=thread --scratch-path .build-tsan --product recur
+	$(SAN_CC) -fsanitize=thread -pthread tests/c/test_threads.c -L.build-tsan/release \
+	  -Wl,-rpath,$(CURDIR)/.build-tsan/release -lrecur -L$(SWIFT_LIBDIR) -Wl,-rpath,$(SWIFT_LIBDIR) \
+	  -ldispatch -lBlocksRuntime -lm -o $(OUT)/test_threads_tsan
+	SWIFT_BACKTRACE=enable=no TSAN_OPTIONS=halt_on_error=1 $(OUT)/test_threads_tsan $(THREAD_MODELS) -- $(CHURN_MODELS)
+
+# ---- fuzzing (tests/fuzz/README.md) ---------------------------------------------
+# libFuzzer targets over a release librecur.so with coverage, ASan and (C
+# code) UBSan. SwiftPM passes swiftc one -sanitize flag per sanitizer and
+# swiftc keeps only the last, so the Swift code gets both through -Xswiftc.
+FUZZ_TARGETS := file proto
+FUZZ_LIB     := .build-fuzz/release
+FUZZ_ENV     := SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+FUZZ_LIMITS  := -rss_limit_mb=1024 -malloc_limit_mb=1024 -timeout=1
+FUZZ_SECONDS ?= 600
+$(FUZZ_LIB)/librecur.so: $(SWIFT_SOURCES) include/recur.h | deps
+	swift build -c release --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address $(SWIFT_UBSAN) \
+	  --scratch-path .build-fuzz --product recur
+	@touch $@
+.SECONDARY: $(addprefix $(OUT)/fuzz/fuzz_,$(FUZZ_TARGETS))
+$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/exercise.h $(FUZZ_LIB)/librecur.so
+	@mkdir -p $(dir $@)
+	$(SAN_CC) -fsanitize=fuzzer,address $(UBSAN) $< -L$(FUZZ_LIB) -Wl,-rpath,$(CURDIR)/$(FUZZ_LIB) -lrecur -llz4 -lm -o $@
+
+# In `make test`: every corpus and regression input on each instruction-set
+# tier, then a short deterministic run of each target (fixed seed and count).
+FUZZ_RUNS_file  := 300000
+FUZZ_RUNS_proto := 60000
+FUZZ_INPUTS = tests/fuzz/corpus/$* $(wildcard tests/fuzz/regressions/$*)
+test-fuzz: $(addprefix test-fuzz-,$(FUZZ_TARGETS))
+test-fuzz-%: $(OUT)/fuzz/fuzz_%
+	@for isa in avx512 avx2 baseline; do echo "fuzz_$*: replaying $(FUZZ_INPUTS) (RECUR_ISA=$$isa)"; \
+	  $(FUZZ_ENV) RECUR_ISA=$$isa $< $(FUZZ_LIMITS) -runs=0 $(FUZZ_INPUTS) > $(OUT)/fuzz/replay-$*.log 2>&1 \
+	    || { tail -40 $(OUT)/fuzz/replay-$*.log; exit 1; }; done
+	@rm -rf $(OUT)/fuzz/brief-$* && mkdir -p $(OUT)/fuzz/brief-$*
+	@echo "fuzz_$*: $(FUZZ_RUNS_$*) runs, seed 1"
+	@$(FUZZ_ENV) $< $(FUZZ_LIMITS) -seed=1 -runs=$(FUZZ_RUNS_$*) -artifact_prefix=$(OUT)/fuzz/crash-$*- \
+	  $(OUT)/fuzz/brief-$* $(FUZZ_INPUTS) > $(OUT)/fuzz/brief-$*.log 2>&1 || { tail -60 $(OUT)/fuzz/brief-$*.log; exit 1; }
+	@grep -E "^#[0-9]+.*DONE" $(OUT)/fuzz/brief-$*.log
+
+# `make -j2 fuzz FUZZ_SECONDS=3600` (or FUZZ_EXECS=10000000): each target
+# for a set time or number of executions, growing its corpus in
+# out/fuzz/corpus-TARGET, then a table of the coverage that corpus reaches.
+# A crash is saved as out/fuzz/crash-TARGET-* (tests/fuzz/README.md says
+# what to do with it).
+FUZZ_LENGTH = $(if $(FUZZ_EXECS),-runs=$(FUZZ_EXECS),-max_total_time=$(FUZZ_SECONDS))
+fuzz: $(addprefix fuzz-,$(FUZZ_TARGETS))
+fuzz-%: $(OUT)/fuzz/fuzz_%
+	@mkdir -p $(OUT)/fuzz/corpus-$*
+	$(FUZZ_ENV) $< $(FUZZ_LIMITS) $(FUZZ_LENGTH) -print_final_stats=1 \
+	  -artifact_prefix=$(OUT)/fuzz/crash-$*- $(OUT)/fuzz/corpus-$* $(FUZZ_INPUTS) \
+	  > $(OUT)/fuzz/fuzz-$*.log 2>&1 || { tail -60 $(OUT)/fuzz/fuzz-$*.log; exit 1; }
+	@grep -E "^#[0-9]+.*DONE|^stat::|^Done" $(OUT)/fuzz/fuzz-$*.log
+	$(FUZZ_ENV) $< -runs=0 -print_coverage=1 $(OUT)/fuzz/corpus-$* 2>&1 | $(PYTHON) tests/fuzz/coverage.py
 
 $(OUT)/test_api: tests/c/test_api.c tests/c/alloc_counter.h tests/c/check.h $(OUT)/gen/status_names.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) -I$(OUT)/gen $< $(LDFLAGS_TEST) -o $@
@@ -140,6 +209,10 @@ $(OUT)/test_bad_files: tests/c/test_bad_files.c tests/c/alloc_counter.h tests/c/
 $(OUT)/test_loading: tests/c/test_loading.c tests/c/alloc_counter.h tests/c/check.h $(OUT)/gen/status_names.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) -I$(OUT)/gen $< $(LDFLAGS_TEST) -o $@
 $(OUT)/test_handles: tests/c/test_handles.c tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
+	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
+$(OUT)/test_threads: tests/c/test_threads.c tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
+	$(CC) $(CFLAGS_TEST) -pthread $< $(LDFLAGS_TEST) -o $@
+$(OUT)/test_no_syscalls: tests/c/test_no_syscalls.c tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
 
 # The status names for the C tests, generated from the header's enum.
@@ -152,8 +225,11 @@ $(OUT)/gen/status_names.h: include/recur.h
 HANDLE_MODELS := examples/forecast/sunspots.recur tests/fixtures/lstm_i64_h130.recur $(OUT)/variants/big_stream.recur
 
 # Every tracked model, plus one model per cell type and option (generated).
-test-c: $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/test_handles $(OUT)/test_loading variants hostile
+test-c: $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/test_handles $(OUT)/test_loading $(OUT)/test_threads \
+        $(OUT)/test_no_syscalls variants hostile
 	$(OUT)/test_api $(MODELS) $(OUT)/variants/*.recur
+	$(OUT)/test_no_syscalls $(MODELS) $(OUT)/variants/*.recur
+	$(OUT)/test_threads $(THREAD_MODELS) -- $(CHURN_MODELS)
 	$(OUT)/test_bad_files tests/fixtures/bad tests/fixtures/bad/good.model $(MODELS)
 	$(OUT)/test_handles $(HANDLE_MODELS)
 	$(OUT)/test_loading $(OUT)/hostile $(OUT)/variants $(LOADING_MODELS)
