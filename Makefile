@@ -200,7 +200,7 @@ fuzz-%: $(OUT)/fuzz/fuzz_%
 	  -artifact_prefix=$(OUT)/fuzz/crash-$*- $(OUT)/fuzz/corpus-$* $(FUZZ_INPUTS) \
 	  > $(OUT)/fuzz/fuzz-$*.log 2>&1 || { tail -60 $(OUT)/fuzz/fuzz-$*.log; exit 1; }
 	@grep -E "^#[0-9]+.*DONE|^stat::|^Done" $(OUT)/fuzz/fuzz-$*.log
-	$(FUZZ_ENV) $< -runs=0 -print_coverage=1 $(OUT)/fuzz/corpus-$* 2>&1 | $(PYTHON) tests/fuzz/coverage.py
+	$(FUZZ_ENV) $< -runs=0 -print_coverage=1 $(OUT)/fuzz/corpus-$* $(FUZZ_INPUTS) 2>&1 | $(PYTHON) tests/fuzz/coverage.py
 
 $(OUT)/test_api: tests/c/test_api.c tests/c/alloc_counter.h tests/c/check.h $(OUT)/gen/status_names.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) -I$(OUT)/gen $< $(LDFLAGS_TEST) -o $@
