@@ -34,8 +34,10 @@
  * Memory and time
  *   Loading a model and creating a stream allocate. recur_step, recur_run,
  *   recur_step_token, recur_run_tokens, recur_stream_reset,
- *   recur_stream_get_state and recur_stream_set_state allocate nothing, take
- *   no lock and make no system call. Loading, creating and freeing take a
+ *   recur_stream_get_state, recur_stream_set_state, recur_stream_snapshot and
+ *   recur_stream_restore allocate nothing, take no lock and make no system
+ *   call when they succeed (a failure writes this thread's message, which
+ *   may allocate). Loading, creating and freeing take a
  *   short lock (the handle table). A host can provide a stream's memory
  *   itself (recur_stream_size + recur_stream_init).
  *
@@ -83,7 +85,7 @@ extern "C" {
  * pkg-config files and the Python package take it from here (and a test
  * checks every copy). */
 #define RECUR_VERSION_MAJOR 0
-#define RECUR_VERSION_MINOR 2
+#define RECUR_VERSION_MINOR 3
 #define RECUR_VERSION_PATCH 0
 #define RECUR_VERSION_NUMBER (RECUR_VERSION_MAJOR * 10000 + RECUR_VERSION_MINOR * 100 + RECUR_VERSION_PATCH)
 #define RECUR_QUOTE_(x) #x
@@ -123,14 +125,17 @@ typedef enum recur_status {
     RECUR_ERROR_BAD_FRAME = 4,            /* not a valid LZ4 frame with content size and checksum */
     RECUR_ERROR_BAD_ENCODING = 5,         /* the content is not a valid recur.Model protobuf */
     RECUR_ERROR_BAD_MODEL = 6,            /* shapes, sizes or layer chain are inconsistent */
-    RECUR_ERROR_UNSUPPORTED_VERSION = 7,  /* the file's format_version is not RECUR_FORMAT_VERSION */
+    RECUR_ERROR_UNSUPPORTED_VERSION = 7,  /* the file's format_version is not RECUR_FORMAT_VERSION, or a
+                                             stream snapshot of a later format */
     RECUR_ERROR_TOO_LARGE = 8,            /* a size exceeds a limit or overflows */
     RECUR_ERROR_OUT_OF_MEMORY = 9,        /* an allocation failed */
     RECUR_ERROR_BAD_HANDLE = 10,          /* not a live handle (freed, or not made by this library) */
     RECUR_ERROR_BUFFER_TOO_SMALL = 11,    /* caller memory too small or misaligned */
     RECUR_ERROR_UNSUPPORTED = 12,         /* valid, but not supported here (element type, layer kind, streaming a
                                              bidirectional layer, a vector call on a token model, ...) */
-    RECUR_ERROR_OUT_OF_RANGE = 13         /* a token outside the vocabulary, a layer index past the last layer */
+    RECUR_ERROR_OUT_OF_RANGE = 13,        /* a token outside the vocabulary, a layer index past the last layer */
+    RECUR_ERROR_BAD_SNAPSHOT = 14,        /* a stream snapshot that is truncated, corrupt or not one */
+    RECUR_ERROR_WRONG_MODEL = 15          /* a stream snapshot of another model (or of a changed file) */
 } recur_status;
 
 /* A short static description of `status` ("ok", "size mismatch", ...); never
@@ -389,6 +394,45 @@ recur_status recur_stream_get_state(const recur_stream *stream, size_t layer, fl
                                     float *c, size_t c_count);
 recur_status recur_stream_set_state(recur_stream *stream, size_t layer, const float *h, size_t h_count,
                                     const float *c, size_t c_count);
+
+/*-************************************
+ *  Snapshots
+ **************************************/
+
+/* A stream's whole state as bytes a host can keep (a file, a database, another
+ * process) and restore later, into any stream of the same model file loaded
+ * by any process: every cell's h and c, and, for cells that run backwards,
+ * the state their runs start from (see "Sequence mode"). Not the sequence
+ * buffers. The bytes are a documented format (docs/format.md, "Stream
+ * snapshots"): magic, format version, the model's identity (a 64-bit hash
+ * of the file's content: any change to weights, structure or metadata
+ * changes it), tagged per-layer blocks, a checksum. They do not depend on
+ * the CPU, the instruction-set tier or the library version that wrote them;
+ * a library reads every snapshot format version up to its own. */
+
+/* Bytes of a snapshot of any stream of `model` (the same for all of them);
+ * 0 if `model` is NULL or not live. */
+size_t recur_stream_snapshot_size(const recur_model *model);
+
+/* Writes the stream's snapshot to `buffer` (`size` bytes; any alignment).
+ * *written, if `written` is not NULL, receives the snapshot's size, also on
+ * BUFFER_TOO_SMALL: `recur_stream_snapshot(s, NULL, 0, &n)` asks for it
+ * (when the model's handle is gone, say). The stream is not changed.
+ * Errors: INVALID_ARGUMENT (NULL stream; NULL buffer with a size; buffer
+ * inside a caller-memory stream's block), BAD_HANDLE, BUFFER_TOO_SMALL.
+ * Nothing is written on error. Allocation-free. */
+recur_status recur_stream_snapshot(const recur_stream *stream, void *buffer, size_t size, size_t *written);
+
+/* Replaces the stream's state with the snapshot's `size` bytes at `buffer`:
+ * afterwards it steps exactly as the stream the snapshot was taken from
+ * did (bit for bit, on the same tier). Checks everything before changing
+ * anything: on any error the stream is unchanged.
+ * Errors: INVALID_ARGUMENT (NULL stream or buffer; buffer inside the
+ * stream's block), BAD_HANDLE, BAD_SNAPSHOT (not a snapshot, truncated,
+ * bytes after it, checksum, blocks this model does not have),
+ * UNSUPPORTED_VERSION (a later snapshot format), WRONG_MODEL (another
+ * model's snapshot, or one of a changed file). Allocation-free. */
+recur_status recur_stream_restore(recur_stream *stream, const void *buffer, size_t size);
 
 #ifdef __cplusplus
 }

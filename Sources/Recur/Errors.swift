@@ -59,6 +59,8 @@ public func recur_status_string(_ status: Int32) -> UnsafePointer<CChar> {
     case .bufferTooSmall: return staticText("buffer too small or misaligned")
     case .unsupported: return staticText("unsupported")
     case .outOfRange: return staticText("out of range")
+    case .badSnapshot: return staticText("bad snapshot")
+    case .wrongModel: return staticText("snapshot of another model")
     case nil: return staticText("unknown status")
     }
 }

@@ -74,6 +74,8 @@ public struct ModelHeader {
     public var firstSequenceLayer: Int
     /// Widest layer input or output, for sequence-mode buffers.
     public var maxWidth: Int
+    /// The file's identity (ModelDescription.identity), for stream snapshots.
+    public var identity: UInt64
     /// Where the model's memory and its streams' come from.
     public var allocator: Allocator
     /// The step path of the instruction-set tier chosen at load.
@@ -191,7 +193,8 @@ public struct Model {
         header.initialize(to: ModelHeader(
             byteCount: total, inputSize: description.inputSize,
             outputSize: description.outputSize, layerCount: count, streamByteCount: state.end,
-            vocab: vocab, firstSequenceLayer: firstSequenceLayer, maxWidth: maxWidth, allocator: allocator,
+            vocab: vocab, firstSequenceLayer: firstSequenceLayer, maxWidth: maxWidth, identity: description.identity,
+            allocator: allocator,
             kernels: kernels))
         for (i, plan) in plans.enumerated() { (self.plans + i).initialize(to: plan) }
         for (layer, plan) in zip(description.layers, plans) { pack(layer, plan, base) }

@@ -5,6 +5,9 @@ public struct ModelDescription {
     public var inputSize: Int
     public var layers: [LayerDescription]
     public var outputSize: Int { layers.last!.outputSize }
+    /// A 64-bit hash of the file's content (Reader.swift), which stream
+    /// snapshots carry so that they restore only into this model.
+    public var identity: UInt64 = 0
 
     public init(inputSize: Int, layers: [LayerDescription]) {
         self.inputSize = inputSize

@@ -15,6 +15,8 @@ import Musl
 /// Decompressed content of an LZ4 frame, owned by the caller (`deallocate`).
 public struct FrameContent {
     public let bytes: UnsafeMutableRawBufferPointer
+    /// The frame's content checksum (XXH32 of the content, seed 0), verified.
+    public let checksum: UInt32
     let allocator: Allocator
 
     public func deallocate() { allocator.free(raw: bytes.baseAddress) }
@@ -76,7 +78,7 @@ private struct Input {
 }
 
 @inline(__always)
-private func le32(_ p: UnsafeRawPointer, _ offset: Int = 0) -> UInt32 {
+func le32(_ p: UnsafeRawPointer, _ offset: Int = 0) -> UInt32 {
     UInt32(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
 }
 
@@ -149,13 +151,15 @@ public func decompressFrame(_ source: FrameSource, limits: LoadLimits = .default
         }
         buffer = b
     }
+    let checksum: UInt32
     do {
-        try decodeBlocks(&input, buffer, flags, blockMax, UnsafeMutableRawPointer(content), size)
+        checksum = try decodeBlocks(&input, buffer, flags, blockMax, UnsafeMutableRawPointer(content), size)
     } catch {
         allocator.free(raw: content)
         throw error
     }
-    return FrameContent(bytes: UnsafeMutableRawBufferPointer(start: content, count: size), allocator: allocator)
+    return FrameContent(bytes: UnsafeMutableRawBufferPointer(start: content, count: size), checksum: checksum,
+                        allocator: allocator)
 }
 
 /// The most input bytes a block of `size` bytes of content can take: LZ4's
@@ -163,9 +167,10 @@ public func decompressFrame(_ source: FrameSource, limits: LoadLimits = .default
 @inline(__always)
 private func largestBlock(_ size: Int) -> Int { size + size / 255 + 16 }
 
-/// The blocks, the end mark and the content checksum, into `content`.
+/// The blocks, the end mark and the content checksum, into `content`;
+/// returns the checksum.
 private func decodeBlocks(_ input: inout Input, _ buffer: UnsafeMutableRawPointer?, _ flags: UInt8, _ blockMax: Int,
-                          _ content: UnsafeMutableRawPointer, _ size: Int) throws(RecurError) {
+                          _ content: UnsafeMutableRawPointer, _ size: Int) throws(RecurError) -> UInt32 {
     let independent = flags & 0x20 != 0, blockChecksums = flags & 0x10 != 0
     var hash = XXH32()
     var produced = 0
@@ -222,6 +227,7 @@ private func decodeBlocks(_ input: inout Input, _ buffer: UnsafeMutableRawPointe
     guard input.remaining == 0 else {
         throw RecurError(.badFrame, "\(input.remaining) bytes follow the LZ4 frame")
     }
+    return checksum
 }
 
 /// Opens a model file for reading: only a regular file of at most

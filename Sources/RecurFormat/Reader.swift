@@ -17,22 +17,26 @@ public func withModelDescription<R>(
 ) throws(RecurError) -> R {
     var budget = LoadBudget(allocator)
     return try withUnsafeMutablePointer(to: &budget) { (budget) throws(RecurError) -> R in
-        let message = try decode(source, limits, budget)
+        let (message, identity) = try decode(source, limits, budget)
         defer {
             var decoder = decoderAllocator(budget)
             recur__model__free_unpacked(message, &decoder)
         }
-        let description = try validate(message.pointee, limits)
+        var description = try validate(message.pointee, limits)
+        description.identity = identity
         return try body(description)
     }
 }
 
-/// The content as a message, through the budget.
-private func decode(_ source: FrameSource, _ limits: LoadLimits,
-                    _ budget: UnsafeMutablePointer<LoadBudget>) throws(RecurError) -> UnsafeMutablePointer<Recur__Model> {
+/// The content as a message, through the budget, and the content's
+/// identity: its frame checksum and a second XXH32 of it with another seed,
+/// 64 bits that change with any change of weights, structure or metadata.
+private func decode(_ source: FrameSource, _ limits: LoadLimits, _ budget: UnsafeMutablePointer<LoadBudget>)
+    throws(RecurError) -> (UnsafeMutablePointer<Recur__Model>, UInt64) {
     let content = try decompressFrame(source, limits: limits, allocator: budget.pointee.allocator)
     defer { content.deallocate() }
     let bytes = UnsafeRawBufferPointer(content.bytes)
+    let identity = UInt64(XXH32.hash(bytes.baseAddress!, bytes.count, seed: identitySeed)) << 32 | UInt64(content.checksum)
     try scanModel(bytes, limits)
     budget.pointee.decodeLimit = bytes.count &* 2 &+ (1 << 20)
     var decoder = decoderAllocator(budget)
@@ -45,8 +49,11 @@ private func decode(_ source: FrameSource, _ limits: LoadLimits,
         }
         throw RecurError(.badEncoding, "the frame's \(bytes.count) bytes are not a valid recur.Model protobuf message")
     }
-    return message
+    return (message, identity)
 }
+
+/// The seed of the identity's second hash ("RCID").
+let identitySeed: UInt32 = 0x4449_4352
 
 /// protobuf-c's allocator: the host's hooks, within the decoder's budget.
 private func decoderAllocator(_ budget: UnsafeMutablePointer<LoadBudget>) -> ProtobufCAllocator {

@@ -15,6 +15,8 @@ public enum Status: Int32, Sendable {
     case bufferTooSmall = 11
     case unsupported = 12
     case outOfRange = 13
+    case badSnapshot = 14
+    case wrongModel = 15
 }
 
 /// A failure with its status and a detail message naming what was wrong.

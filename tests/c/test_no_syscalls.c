@@ -5,7 +5,8 @@
  * system call but read, write, _exit and sigreturn, and makes 10,000
  * stepping calls: recur_step, recur_run (after recur_stream_reserve),
  * recur_step_token, recur_run_tokens, recur_stream_reset,
- * recur_stream_get_state and recur_stream_set_state, spread over the models.
+ * recur_stream_get_state, recur_stream_set_state, recur_stream_snapshot and
+ * recur_stream_restore, spread over the models.
  * It writes a checksum of every output through a pipe with write() and
  * leaves with the raw exit system call (glibc's _exit calls exit_group,
  * which strict mode does not allow). The parent computes the same calls
@@ -36,6 +37,8 @@ typedef struct {
     size_t in, out, vocab, layers, state;
     int sequence;  /* has a reverse or bidirectional layer: runs only */
     float *x, *y, *s;
+    unsigned char *snapshot;
+    size_t snapshot_size;
 } subject;
 
 static void die(const char *what, const char *path) {
@@ -65,6 +68,8 @@ static void prepare(subject *t) {
     t->x = malloc(sizeof(float) * SEQ * (t->in ? t->in : 1));
     t->y = malloc(sizeof(float) * SEQ * t->out);
     t->s = malloc(sizeof(float) * (t->state ? t->state : 1));
+    t->snapshot_size = recur_stream_snapshot_size(m);
+    t->snapshot = malloc(t->snapshot_size);
     for (size_t i = 0; i < SEQ * t->in; i++) t->x[i] = (float)((int)(i % 9) - 4) * 0.2f;
     float probe[1];
     t->sequence = t->vocab ? recur_step_token(t->streams[0], 0, probe, 0) == RECUR_ERROR_UNSUPPORTED
@@ -104,9 +109,14 @@ static int call(subject *t, unsigned i, uint64_t *h) {
         *h = mix(*h, t->s, hc + cc);
         return r;
     }
-    case 6:
-        if (i % 5 == 0) recur_stream_reset(st);
-        return RECUR_OK;
+    case 6:  /* a reset, or a snapshot restored into the other stream */
+        if (i % 5 == 0) {
+            recur_stream_reset(st);
+            return RECUR_OK;
+        }
+        r = recur_stream_snapshot(st, t->snapshot, t->snapshot_size, NULL);
+        if (r == RECUR_OK) r = recur_stream_restore(t->streams[(i & 1) ^ 1], t->snapshot, t->snapshot_size);
+        return r;
     default:  /* the sizes, through the handle table */
         *h = *h * 31 + recur_model_input_size(t->model) + recur_stream_size(t->model);
         return RECUR_OK;

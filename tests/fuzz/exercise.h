@@ -8,12 +8,16 @@
  *  - a call that suits the model succeeds; one that does not gets the
  *    status recur.h promises (UNSUPPORTED, OUT_OF_RANGE, BUFFER_TOO_SMALL);
  *  - state copied out of one stream and into the other makes them step alike;
- *  - reset gives back the state creation gave.
+ *  - reset gives back the state creation gave;
+ *  - a snapshot of one stream restored into the other makes them agree; a
+ *    damaged snapshot, and the fuzz input itself taken as a snapshot, are
+ *    refused and leave the stream as it was.
  * A broken promise aborts, which libFuzzer reports as a crash. */
 #ifndef RECUR_FUZZ_EXERCISE_H
 #define RECUR_FUZZ_EXERCISE_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,8 +127,32 @@ static void fuzz_steps(const recur_model *m, recur_stream *a, recur_stream *b, f
     fuzz_same_state(m, a, b, s1, s2, cap);
 }
 
-/* Uses a loaded model; frees it. */
-static void fuzz_exercise(recur_model *m) {
+/* Snapshot of `a` restored into `b`; damaged copies and `raw` refused. */
+static void fuzz_snapshots(recur_model *m, recur_stream *a, recur_stream *b, const uint8_t *raw, size_t raw_size,
+                           float *s1, float *s2, size_t cap) {
+    size_t n = 0, again = 0;
+    FUZZ_CHECK(recur_stream_snapshot(a, NULL, 0, &n) == RECUR_ERROR_BUFFER_TOO_SMALL, "snapshot size query");
+    FUZZ_CHECK(n == recur_stream_snapshot_size(m), "the stream's snapshot size is the model's");
+    unsigned char *snap = malloc(n + 1), *before = malloc(n), *after = malloc(n);
+    FUZZ_CHECK(snap && before && after, "test memory");
+    FUZZ_CHECK(recur_stream_snapshot(a, snap, n, &again) == RECUR_OK && again == n, "recur_stream_snapshot");
+    FUZZ_CHECK(recur_stream_snapshot(b, before, n, NULL) == RECUR_OK, "recur_stream_snapshot");
+    /* Damage: a flipped bit (where depends on the size), one byte short, the raw input. */
+    snap[(n * 7 + 3) % n] ^= 0x10;
+    FUZZ_CHECK(recur_stream_restore(b, snap, n) != RECUR_OK, "a flipped bit is refused");
+    snap[(n * 7 + 3) % n] ^= 0x10;
+    FUZZ_CHECK(recur_stream_restore(b, snap, n - 1) == RECUR_ERROR_BAD_SNAPSHOT, "a truncated snapshot is refused");
+    if (recur_stream_restore(b, raw, raw_size) != RECUR_OK) {
+        FUZZ_CHECK(recur_stream_snapshot(b, after, n, NULL) == RECUR_OK && memcmp(before, after, n) == 0,
+                   "a refused restore leaves the stream unchanged");
+    }
+    FUZZ_CHECK(recur_stream_restore(b, snap, n) == RECUR_OK, "recur_stream_restore of a fresh snapshot");
+    fuzz_same_state(m, a, b, s1, s2, cap);
+    free(snap), free(before), free(after);
+}
+
+/* Uses a loaded model (the input was `raw`); frees it. */
+static void fuzz_exercise(recur_model *m, const uint8_t *raw, size_t raw_size) {
     size_t in = recur_model_input_size(m), out = recur_model_output_size(m);
     size_t bytes = recur_stream_size(m), align = recur_stream_alignment();
     FUZZ_CHECK(in > 0 && out > 0 && recur_model_layer_count(m) > 0 && bytes > 0, "a loaded model has sizes");
@@ -148,6 +176,11 @@ static void fuzz_exercise(recur_model *m) {
     /* State out of one stream and into the other (reset first). */
     recur_stream_reset(b);
     fuzz_copy_state(m, a, b, s1, cap);
+    fuzz_steps(m, a, b, x, y1, y2, s1, s2, cap);
+
+    /* The state as bytes, from one stream into the other. */
+    fuzz_steps(m, a, b, x, y1, y2, s1, s2, cap);
+    fuzz_snapshots(m, a, b, raw, raw_size, s1, s2, cap);
     fuzz_steps(m, a, b, x, y1, y2, s1, s2, cap);
 
     /* Reset both: the state creation gave, so they agree again. */

@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     recur_model *m = NULL;
     recur_status st = recur_model_load_memory_ex(frame, framed, &options, &m);
     free(frame);
-    if (st == RECUR_OK) fuzz_exercise(m);
+    if (st == RECUR_OK) fuzz_exercise(m, data, size);
     else FUZZ_CHECK(m == NULL && recur_last_error()[0] != '\0', "a refused load leaves no model and says why");
     /* A valid frame never fails as a frame; content of 0 bytes is refused as such. */
     FUZZ_CHECK(st != RECUR_ERROR_BAD_FRAME || size == 0, "a valid LZ4 frame is refused as a frame");

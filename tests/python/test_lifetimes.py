@@ -105,14 +105,16 @@ def test_copies_of_a_model_share_it():
     """)
 
 
-def test_streams_and_pickling_are_refused():
+def test_a_stream_of_a_closed_model_pickles_but_does_not_copy():
     isolated("""
         m = recur.Model(SMALL)
         s = m.stream()
-        raises(TypeError, lambda: copy.copy(s), "Stream")
-        raises(TypeError, lambda: copy.deepcopy(s), "Stream")
-        raises(TypeError, lambda: pickle.dumps(s), "Stream")
-        raises(TypeError, lambda: pickle.dumps(m), "Model")
+        s.step([0.5])
+        m.close()
+        raises(recur.BadHandleError, lambda: copy.copy(s), "closed Model")
+        raises(recur.BadHandleError, lambda: copy.deepcopy(s), "closed Model")
+        t = pickle.loads(pickle.dumps(s))  # the model is loaded again from its path
+        assert np.array_equal(t.step([0.25]), s.step([0.25]))
     """)
 
 

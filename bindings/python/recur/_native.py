@@ -85,6 +85,9 @@ for name, restype, argtypes in [
     ("recur_model_state_size", ctypes.c_int, [_p, _size, ctypes.POINTER(_size), ctypes.POINTER(_size)]),
     ("recur_stream_get_state", ctypes.c_int, [_p, _size, _float_p, _size, _float_p, _size]),
     ("recur_stream_set_state", ctypes.c_int, [_p, _size, _float_p, _size, _float_p, _size]),
+    ("recur_stream_snapshot_size", _size, [_p]),
+    ("recur_stream_snapshot", ctypes.c_int, [_p, ctypes.c_char_p, _size, ctypes.POINTER(_size)]),
+    ("recur_stream_restore", ctypes.c_int, [_p, ctypes.c_char_p, _size]),
 ]:
     fn = getattr(lib, name)
     fn.restype = restype

@@ -83,6 +83,18 @@ class OutOfRangeError(RecurError, IndexError):
     status = 13
 
 
+class BadSnapshotError(RecurError, ValueError):
+    """Bytes given to Stream.restore are not a snapshot, or a truncated or
+    corrupt one."""
+    status = 14
+
+
+class WrongModelError(RecurError, ValueError):
+    """A snapshot of another model (or of another version of the model's
+    file) was given to Stream.restore."""
+    status = 15
+
+
 class StreamBusyError(RuntimeError):
     """A Stream was entered by a second thread while a call was in progress.
     A stream serves one thread at a time; make one stream per thread."""

@@ -9,6 +9,7 @@ import operator
 import os
 import re
 import threading
+import weakref
 
 import numpy as np
 
@@ -28,6 +29,7 @@ _PYTHON_NAMES = {
     "recur_step": "Stream.step", "recur_run": "Stream.run", "recur_step_token": "Stream.step_token",
     "recur_run_tokens": "Stream.run_tokens", "recur_stream_get_state": "Stream.get_state",
     "recur_stream_set_state": "Stream.set_state", "recur_stream_reserve": "Stream.run",
+    "recur_stream_snapshot": "Stream.snapshot", "recur_stream_restore": "Stream.restore",
 }
 _C_NAME = re.compile(r"\brecur_[a-z_]+\b")
 
@@ -127,7 +129,13 @@ class Model(_Closable):
     Keyword arguments lower or raise the load's limits, named as the fields
     of recur_load_options: max_file_bytes, max_content_bytes,
     max_model_bytes, max_stream_bytes, max_layers, max_dimension,
-    max_metadata_entries, max_metadata_bytes, max_name_bytes."""
+    max_metadata_entries, max_metadata_bytes, max_name_bytes.
+
+    A Model pickles as where it came from: the file's absolute path (the
+    file is loaded again when unpickled, and a live Model of the same path
+    and limits in the unpickling process is shared), or the bytes it was
+    loaded from (kept by the Model for this). copy.copy and deepcopy give
+    the same Model: it is immutable."""
 
     def __init__(self, source, **limits):
         self._handle = None
@@ -137,17 +145,21 @@ class Model(_Closable):
             data = bytes(source)
             status = lib.recur_model_load_memory_ex(data, len(data), options, ctypes.byref(handle))
             filename = None
+            self._source = data
         elif isinstance(source, (str, os.PathLike)):
             filename = os.fspath(source)
             path = os.fsencode(source)
             if b"\0" in path:
                 raise ValueError(f"Model: the path {_shown(filename)} contains a NUL byte")
             status = lib.recur_model_load_file_ex(path, options, ctypes.byref(handle))
+            self._source = os.path.abspath(filename)
         else:
             raise TypeError(f"Model: source must be a path or bytes, not {type(source).__name__} {_shown(source)}")
         if status:
             _raise(status, filename)
+        self._limits = dict(limits)
         self._handle = handle.value
+        self.snapshot_size = lib.recur_stream_snapshot_size(self._handle)
         self.input_size = lib.recur_model_input_size(self._handle)
         self.output_size = lib.recur_model_output_size(self._handle)
         self.layer_count = lib.recur_model_layer_count(self._handle)
@@ -192,17 +204,53 @@ class Model(_Closable):
         return self
 
     def __reduce__(self):
-        raise TypeError("recur.Model cannot be pickled; send the .recur file's bytes and load them with recur.Model(data)")
+        return _model_from, (self._source, self._limits)
 
     def __repr__(self):
         state = "closed" if self._handle is None else f"input_size={self.input_size}, output_size={self.output_size}"
         return f"<recur.Model {state}>"
 
 
+# Unpickled Models, by source and limits: streams unpickled one by one share one.
+_unpickled = weakref.WeakValueDictionary()
+
+
+def _model_from(source, limits, fresh=False):
+    """A Model for `source` (a path or bytes) and `limits`, for unpickling."""
+    key = (source, tuple(sorted(limits.items()))) if isinstance(source, str) else None
+    model = None if key is None or fresh else _unpickled.get(key)
+    if model is None or model.closed:
+        model = Model(source, **limits)
+        if key is not None:
+            _unpickled[key] = model
+    return model
+
+
+def _stream_from(model, snapshot):
+    """A Stream of `model` in the state `snapshot` holds, for unpickling. If
+    the file changed since this process loaded it, it is loaded afresh."""
+    stream = Stream(model)
+    try:
+        stream.restore(snapshot)
+    except errors.WrongModelError:
+        if not isinstance(model._source, str):
+            raise
+        stream.close()
+        stream = Stream(_model_from(model._source, model._limits, fresh=True))
+        stream.restore(snapshot)
+    return stream
+
+
 class Stream(_Closable):
     """One sequence's state over a Model. A stream serves one thread at a
     time: a call made while another thread is inside one raises
-    StreamBusyError instead of corrupting the state."""
+    StreamBusyError instead of corrupting the state.
+
+    snapshot() gives the whole state as bytes (a documented, checked format:
+    docs/format.md) and restore() takes it back, into this or any stream of
+    the same model file, in this process or another. copy.copy and deepcopy
+    give a new stream of the same Model in the same state; a pickled Stream
+    holds its Model (as the Model pickles: a path or bytes) and a snapshot."""
 
     def __init__(self, model):
         self._handle = None
@@ -218,6 +266,7 @@ class Stream(_Closable):
         self._x_count = model.input_size
         self._y_count = model.output_size
         self._vocab = model.vocab_size
+        self._snapshot_size = model.snapshot_size
         self._reserved = 0
 
     # Every call holds _busy; a second thread gets StreamBusyError.
@@ -401,15 +450,49 @@ class Stream(_Closable):
         self._busy.release()
         return self
 
+    def snapshot(self):
+        """The stream's whole state as bytes: h and c of every layer, and the
+        start state of layers that run backwards. Restore it with restore()."""
+        handle = self._enter("Stream.snapshot")
+        try:
+            buffer = ctypes.create_string_buffer(self._snapshot_size)
+            written = ctypes.c_size_t()
+            status = lib.recur_stream_snapshot(handle, buffer, self._snapshot_size, ctypes.byref(written))
+            if status:
+                _raise(status)
+            return buffer.raw[:written.value]
+        finally:
+            self._busy.release()
+
+    def restore(self, snapshot):
+        """Replaces the state with a snapshot's (bytes from snapshot(), of a
+        stream of the same model file). Raises BadSnapshotError (truncated,
+        corrupt, not a snapshot), UnsupportedVersionError (a later format) or
+        WrongModelError (another model's), and then changes nothing."""
+        if not isinstance(snapshot, (bytes, bytearray, memoryview)):
+            raise TypeError(f"Stream.restore: snapshot must be bytes, not {type(snapshot).__name__} {_shown(snapshot)}")
+        data = bytes(snapshot)
+        handle = self._enter("Stream.restore")
+        try:
+            status = lib.recur_stream_restore(handle, data, len(data))
+            if status:
+                _raise(status)
+        finally:
+            self._busy.release()
+
     def __copy__(self):
-        raise TypeError("recur.Stream cannot be copied; make another with model.stream() and copy the state "
-                        "with get_state / set_state")
+        if self._model.closed:
+            raise BadHandleError("Stream: a stream of a closed Model cannot be copied (a copy is a new stream of "
+                                 "the Model); keep the Model open, or pickle the stream")
+        copy = Stream(self._model)
+        copy.restore(self.snapshot())  # (sequence buffers are reserved when a run needs them)
+        return copy
 
     def __deepcopy__(self, memo):
-        self.__copy__()
+        return self.__copy__()  # the Model is immutable and shared
 
     def __reduce__(self):
-        raise TypeError("recur.Stream cannot be pickled; save its state with get_state")
+        return _stream_from, (self._model, self.snapshot())
 
     def __repr__(self):
         return f"<recur.Stream {'closed' if self._handle is None else 'open'} of {self._model!r}>"
