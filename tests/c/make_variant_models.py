@@ -15,11 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bindings" / "pytho
 import recur  # noqa: E402
 
 
-def main(out):
-    out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    u = lambda *shape: rng.uniform(-0.4, 0.4, size=shape)
-
+def makers(u):
+    """lstm(i, n), gru(i, n) and rnn(i, n) layers with weights from u(*shape)."""
     def lstm(i, n, r=None, **kw):
         return recur.LSTM(u(4 * n, i), u(4 * n, r or n), u(4 * n), u(4 * n), **kw)
 
@@ -28,6 +25,15 @@ def main(out):
 
     def rnn(i, n, **kw):
         return recur.RNN(u(n, i), u(n, n), u(n), u(n), **kw)
+
+    return lstm, gru, rnn
+
+
+def main(out):
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    u = lambda *shape: rng.uniform(-0.4, 0.4, size=shape)
+    lstm, gru, rnn = makers(u)
 
     models = {
         "lstm_peephole_clip": [lstm(3, 17, peephole=u(3, 17), clip=1.0, cell_clip=2.0)],

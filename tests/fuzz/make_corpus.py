@@ -11,23 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bindings" / "python"))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bindings" / "python"))
+sys.path.insert(0, str(ROOT / "tests" / "c"))
 import recur  # noqa: E402
 from recur import writer  # noqa: E402
+from make_variant_models import makers  # noqa: E402  (the C tests' layer helpers)
 
 
 def models():
     rng = np.random.default_rng(9)
     u = lambda *shape: rng.uniform(-0.5, 0.5, size=shape).round(2)
-
-    def lstm(i, n, r=None, **kw):
-        return recur.LSTM(u(4 * n, i), u(4 * n, r or n), u(4 * n), u(4 * n), **kw)
-
-    def gru(i, n, **kw):
-        return recur.GRU(u(3 * n, i), u(3 * n, n), u(3 * n), u(3 * n), **kw)
-
-    def rnn(i, n, **kw):
-        return recur.RNN(u(n, i), u(n, n), u(n), u(n), **kw)
+    lstm, gru, rnn = makers(u)
 
     return {
         "lstm": [lstm(2, 3)],
