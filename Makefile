@@ -93,8 +93,9 @@ $(OUT)/lib/librecur.a: $(SWIFT_SOURCES) include/recur.h | deps
 	cp $(SWIFT_BIN)/librecur_static.a $@
 
 install: lib
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/doc/recur
 	install -m 644 include/recur.h $(DESTDIR)$(PREFIX)/include/recur.h
+	install -m 644 LICENSE NOTICE $(DESTDIR)$(PREFIX)/share/doc/recur/
 	install -m 755 $(OUT)/lib/librecur.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/librecur.so.$(VERSION)
 	ln -sf librecur.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/librecur.so
