@@ -118,7 +118,7 @@ test: test-swift test-asan test-tsan test-fuzz test-c test-install test-tiers te
 test-swift: | deps
 	swift test --disable-swift-testing
 
-# The loader and handle tests once more against a librecur.so whose Swift
+# The loader, handle and snapshot tests once more against a librecur.so whose Swift
 # code has AddressSanitizer and whose C code (support, generated protobuf
 # descriptors) AddressSanitizer and UndefinedBehaviorSanitizer (swiftc has
 # no UBSan); the test programs have both, and LeakSanitizer checks for leaks.
@@ -138,6 +138,8 @@ test-asan: variants hostile $(OUT)/gen/status_names.h | deps
 	$(ASAN_RUN) $(OUT)/test_handles_asan $(HANDLE_MODELS)
 	$(SAN_CC) -fsanitize=address $(UBSAN) -DNO_ALLOC_COUNTER tests/c/test_loading.c $(ASAN_LIB) -o $(OUT)/test_loading_asan
 	$(ASAN_RUN) $(OUT)/test_loading_asan $(OUT)/hostile $(OUT)/variants $(LOADING_MODELS)
+	$(SAN_CC) -fsanitize=address $(UBSAN) -DNO_ALLOC_COUNTER tests/c/test_snapshots.c $(ASAN_LIB) -llz4 -o $(OUT)/test_snapshots_asan
+	$(ASAN_RUN) $(OUT)/test_snapshots_asan $(MODELS) $(OUT)/variants/*.recur
 
 # The threading contract under ThreadSanitizer (tests/c/test_threads.c):
 # streams of one model stepped on several threads while another thread loads
