@@ -178,9 +178,9 @@ def test_different_streams_in_threads_agree_with_serial():
         xs = rng.normal(size=(300, 64)).astype(np.float32)
         want = m.stream().run(xs)
         got = [None] * 4
+        streams = [m.stream() for _ in range(4)]  # made before close(), which may run before a thread starts
         def worker(k):
-            s = m.stream()
-            got[k] = np.stack([s.step(x) for x in xs])
+            got[k] = np.stack([streams[k].step(x) for x in xs])
         threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
         for t in threads: t.start()
         m.close()   # the streams keep the weights
