@@ -217,6 +217,8 @@ $(OUT)/test_threads: tests/c/test_threads.c tests/c/check.h include/recur.h $(OU
 	$(CC) $(CFLAGS_TEST) -pthread $< $(LDFLAGS_TEST) -o $@
 $(OUT)/test_snapshots: tests/c/test_snapshots.c tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -llz4 -o $@
+$(OUT)/test_inspect: tests/c/test_inspect.c tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
+	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
 $(OUT)/test_no_syscalls: tests/c/test_no_syscalls.c tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
 
@@ -231,9 +233,10 @@ HANDLE_MODELS := examples/forecast/sunspots.recur tests/fixtures/lstm_i64_h130.r
 
 # Every tracked model, plus one model per cell type and option (generated).
 test-c: $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/test_handles $(OUT)/test_loading $(OUT)/test_threads \
-        $(OUT)/test_no_syscalls $(OUT)/test_snapshots variants hostile
+        $(OUT)/test_no_syscalls $(OUT)/test_snapshots $(OUT)/test_inspect variants hostile
 	$(OUT)/test_api $(MODELS) $(OUT)/variants/*.recur
 	$(OUT)/test_snapshots $(MODELS) $(OUT)/variants/*.recur
+	$(OUT)/test_inspect $(OUT)/variants/lstm_peephole_clip.recur $(OUT)/variants/token_lm.recur
 	$(OUT)/test_no_syscalls $(MODELS) $(OUT)/variants/*.recur
 	$(OUT)/test_threads $(THREAD_MODELS) -- $(CHURN_MODELS)
 	$(OUT)/test_bad_files tests/fixtures/bad tests/fixtures/bad/good.model $(MODELS)

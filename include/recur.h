@@ -259,6 +259,69 @@ size_t recur_model_vocab_size(const recur_model *model);
 recur_status recur_model_state_size(const recur_model *model, size_t layer, size_t *h_count, size_t *c_count);
 
 /*-************************************
+ *  What is inside a model
+ **************************************/
+
+typedef enum recur_layer_kind {
+    RECUR_LAYER_LSTM = 0,
+    RECUR_LAYER_GRU = 1,
+    RECUR_LAYER_RNN = 2,
+    RECUR_LAYER_DENSE = 3,
+    RECUR_LAYER_EMBEDDING = 4,
+    RECUR_LAYER_SOFTMAX = 5
+} recur_layer_kind;
+
+/* Bits of recur_layer_info.options: what the file gives the layer beyond
+ * the plain cell (docs/cells/ has each one's equations). */
+#define RECUR_OPTION_BIAS          (1u << 0)  /* biases (recurrent: bias_ih or bias_hh) */
+#define RECUR_OPTION_INITIAL_STATE (1u << 1)  /* an initial h or c in the file */
+#define RECUR_OPTION_CLIP          (1u << 2)  /* gate pre-activations clipped */
+#define RECUR_OPTION_PEEPHOLE      (1u << 3)  /* LSTM peephole connections */
+#define RECUR_OPTION_COUPLED       (1u << 4)  /* LSTM input and forget gates coupled */
+#define RECUR_OPTION_CELL_CLIP     (1u << 5)  /* LSTM cell state clipped */
+#define RECUR_OPTION_PROJECTION    (1u << 6)  /* LSTM output projection (proj_size) */
+#define RECUR_OPTION_PROJ_CLIP     (1u << 7)  /* LSTM projection clipped */
+#define RECUR_OPTION_LAYER_NORM    (1u << 8)  /* LSTM layer normalisation */
+#define RECUR_OPTION_RESET_BEFORE  (1u << 9)  /* GRU reset gate applied before the matmul
+                                                 (ONNX linear_before_reset = 0) */
+
+/* One layer as the file describes it (extensible: see "Load options"). */
+typedef struct recur_layer_info {
+    size_t struct_size;        /* sizeof(recur_layer_info), set by the caller */
+    recur_layer_kind kind;
+    int direction;             /* recurrent layers: 0 forward, 1 reverse, 2 bidirectional */
+    const char *name;          /* "" if the file gives none; valid while the model's handle is live */
+    size_t input_size;         /* floats in (1 for an embedding: one token) */
+    size_t output_size;        /* floats out (twice h for a bidirectional layer) */
+    size_t hidden_size;        /* recurrent layers, else 0 */
+    size_t proj_size;          /* an LSTM's projection, else 0 */
+    size_t vocab_size;         /* an embedding's, else 0 */
+    size_t parameters;         /* floats of weights, biases and initial state in the file */
+    uint32_t options;          /* RECUR_OPTION_* */
+    uint32_t element_type;     /* of the weights: 1 = float32 (proto/recur.proto's DataType) */
+} recur_layer_info;
+
+/* Describes layer `layer` (0-based) into *info. info->struct_size must be
+ * set: a library writes the fields it knows that fit, and zeroes the rest.
+ * Errors: INVALID_ARGUMENT (NULL model or info, struct_size smaller than
+ * its first field), BAD_HANDLE, OUT_OF_RANGE (layer). */
+recur_status recur_model_layer_info(const recur_model *model, size_t layer, recur_layer_info *info);
+
+/* The producer string of the file (the program that wrote it), "" if none
+ * or if `model` is not live. Valid while the model's handle is live. */
+const char *recur_model_producer(const recur_model *model);
+
+/* Number of metadata entries (key/value strings) in the file; 0 if `model`
+ * is NULL or not live. */
+size_t recur_model_metadata_count(const recur_model *model);
+
+/* Entry `index` of the file's metadata, in file order: *key and *value
+ * (either pointer may be NULL) receive NUL-terminated strings valid while
+ * the model's handle is live.
+ * Errors: INVALID_ARGUMENT, BAD_HANDLE, OUT_OF_RANGE (index). */
+recur_status recur_model_metadata(const recur_model *model, size_t index, const char **key, const char **value);
+
+/*-************************************
  *  Streams
  **************************************/
 typedef struct recur_stream recur_stream;  /* one stream's state; one thread at a time */

@@ -76,6 +76,8 @@ public struct ModelHeader {
     public var maxWidth: Int
     /// The file's identity (ModelDescription.identity), for stream snapshots.
     public var identity: UInt64
+    /// Where the layer records, names and metadata are (ModelInfo.swift).
+    public var text: ModelTextLayout
     /// Where the model's memory and its streams' come from.
     public var allocator: Allocator
     /// The step path of the instruction-set tier chosen at load.
@@ -178,6 +180,12 @@ public struct Model {
             }
             plans.append(plan)
         }
+        let sizes = try Model.textBytes(description)
+        var text = ModelTextLayout()
+        text.layers = try arena.bytes(sizes.records)
+        text.metadata = try arena.bytes(sizes.pairs)
+        text.metadataCount = description.text.metadataCount
+        let strings = try arena.bytes(sizes.strings)
         let total = arena.end
         guard total <= limits.maxModelBytes else {
             throw RecurError(.tooLarge, "the model needs \(total) bytes of packed weights, the limit is \(limits.maxModelBytes) (max_model_bytes)")
@@ -194,10 +202,11 @@ public struct Model {
             byteCount: total, inputSize: description.inputSize,
             outputSize: description.outputSize, layerCount: count, streamByteCount: state.end,
             vocab: vocab, firstSequenceLayer: firstSequenceLayer, maxWidth: maxWidth, identity: description.identity,
-            allocator: allocator,
+            text: ModelTextLayout(), allocator: allocator,
             kernels: kernels))
         for (i, plan) in plans.enumerated() { (self.plans + i).initialize(to: plan) }
         for (layer, plan) in zip(description.layers, plans) { pack(layer, plan, base) }
+        writeText(description, text, strings: strings)
     }
 
     /// Releases the model through the allocator it came from. Liveness is the

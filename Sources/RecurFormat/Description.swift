@@ -1,3 +1,5 @@
+import CRecurProto
+
 /// A validated model: every size checked, every tensor's bytes matching its
 /// shape. Tensor views point into the decoded message and are valid only
 /// inside the `withModelDescription` closure that produced them.
@@ -8,10 +10,30 @@ public struct ModelDescription {
     /// A 64-bit hash of the file's content (Reader.swift), which stream
     /// snapshots carry so that they restore only into this model.
     public var identity: UInt64 = 0
+    /// Layer names, producer and metadata, in the decoded message.
+    public var text = ModelText(message: nil)
 
     public init(inputSize: Int, layers: [LayerDescription]) {
         self.inputSize = inputSize
         self.layers = layers
+    }
+}
+
+/// The model's names and metadata as NUL-terminated strings in the decoded
+/// message: valid, like tensor views, only inside withModelDescription.
+/// Their sizes were checked against the limits before decoding.
+public struct ModelText {
+    let message: UnsafePointer<Recur__Model>?
+
+    public func layerName(_ index: Int) -> UnsafePointer<CChar>? {
+        guard let layer = message?.pointee.layers[index] else { return nil }
+        return UnsafePointer(layer.pointee.name)
+    }
+    public var producer: UnsafePointer<CChar>? { message.flatMap { UnsafePointer($0.pointee.producer) } }
+    public var metadataCount: Int { message?.pointee.n_metadata ?? 0 }
+    public func metadata(_ index: Int) -> (key: UnsafePointer<CChar>?, value: UnsafePointer<CChar>?) {
+        guard let entry = message?.pointee.metadata[index] else { return (nil, nil) }
+        return (UnsafePointer(entry.pointee.key), UnsafePointer(entry.pointee.value))
     }
 }
 

@@ -24,6 +24,7 @@ public func withModelDescription<R>(
         }
         var description = try validate(message.pointee, limits)
         description.identity = identity
+        description.text = ModelText(message: UnsafePointer(message))
         return try body(description)
     }
 }

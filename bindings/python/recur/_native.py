@@ -55,6 +55,14 @@ class LoadOptions(ctypes.Structure):
 
 _options_p = ctypes.POINTER(LoadOptions)
 
+
+class LayerInfo(ctypes.Structure):
+    """recur_layer_info of include/recur.h."""
+    _fields_ = [("struct_size", _size), ("kind", ctypes.c_int), ("direction", ctypes.c_int),
+                ("name", ctypes.c_char_p), ("input_size", _size), ("output_size", _size), ("hidden_size", _size),
+                ("proj_size", _size), ("vocab_size", _size), ("parameters", _size), ("options", ctypes.c_uint32),
+                ("element_type", ctypes.c_uint32)]
+
 for name, restype, argtypes in [
     ("recur_version", ctypes.c_char_p, []),
     ("recur_version_number", ctypes.c_int, []),
@@ -85,6 +93,10 @@ for name, restype, argtypes in [
     ("recur_model_state_size", ctypes.c_int, [_p, _size, ctypes.POINTER(_size), ctypes.POINTER(_size)]),
     ("recur_stream_get_state", ctypes.c_int, [_p, _size, _float_p, _size, _float_p, _size]),
     ("recur_stream_set_state", ctypes.c_int, [_p, _size, _float_p, _size, _float_p, _size]),
+    ("recur_model_layer_info", ctypes.c_int, [_p, _size, ctypes.POINTER(LayerInfo)]),
+    ("recur_model_producer", ctypes.c_char_p, [_p]),
+    ("recur_model_metadata_count", _size, [_p]),
+    ("recur_model_metadata", ctypes.c_int, [_p, _size, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p)]),
     ("recur_stream_snapshot_size", _size, [_p]),
     ("recur_stream_snapshot", ctypes.c_int, [_p, ctypes.c_char_p, _size, ctypes.POINTER(_size)]),
     ("recur_stream_restore", ctypes.c_int, [_p, ctypes.c_char_p, _size]),

@@ -4,6 +4,7 @@ Lifetimes follow the C library's: closing a Model ends its handle, and the
 weights stay until its last Stream is closed, so close() and finalizers may
 run in any order. Every argument is checked here, in Python terms, before
 it is narrowed to a C type."""
+import collections
 import ctypes
 import operator
 import os
@@ -14,7 +15,7 @@ import weakref
 import numpy as np
 
 from . import errors
-from ._native import LoadOptions, lib
+from ._native import LayerInfo, LoadOptions, lib
 from .errors import BadHandleError, OutOfRangeError, SizeMismatchError, StreamBusyError, UnsupportedError
 
 _float_p = ctypes.POINTER(ctypes.c_float)
@@ -121,6 +122,48 @@ def _options(limits):
     return options
 
 
+_KINDS = ("lstm", "gru", "rnn", "dense", "embedding", "softmax")
+_DIRECTIONS = ("forward", "reverse", "bidirectional")
+_OPTIONS = ("bias", "initial_state", "clip", "peephole", "coupled", "cell_clip", "projection", "proj_clip",
+            "layer_norm", "reset_before")  # bit k of recur_layer_info.options is _OPTIONS[k]
+
+Layer = collections.namedtuple("Layer", "kind direction name input_size output_size hidden_size proj_size "
+                                        "vocab_size parameters options")
+Layer.__doc__ = """One layer as the file describes it (recur_model_layer_info): kind
+("lstm", "gru", "rnn", "dense", "embedding", "softmax"), direction
+("forward", "reverse", "bidirectional"; None for other layers), name, sizes,
+parameters (floats in the file) and options (a frozenset of "bias",
+"initial_state", "clip", "peephole", "coupled", "cell_clip", "projection",
+"proj_clip", "layer_norm", "reset_before")."""
+
+
+def _layers(handle, count):
+    out = []
+    for index in range(count):
+        info = LayerInfo(struct_size=ctypes.sizeof(LayerInfo))
+        status = lib.recur_model_layer_info(handle, index, ctypes.byref(info))
+        if status:
+            _raise(status)
+        kind = _KINDS[info.kind] if 0 <= info.kind < len(_KINDS) else f"kind {info.kind}"
+        recurrent = kind in ("lstm", "gru", "rnn")
+        out.append(Layer(kind, _DIRECTIONS[info.direction] if recurrent else None,
+                         info.name.decode(errors="replace"), info.input_size, info.output_size, info.hidden_size,
+                         info.proj_size, info.vocab_size, info.parameters,
+                         frozenset(name for bit, name in enumerate(_OPTIONS) if info.options >> bit & 1)))
+    return tuple(out)
+
+
+def _metadata(handle):
+    entries = {}
+    for index in range(lib.recur_model_metadata_count(handle)):
+        key, value = ctypes.c_char_p(), ctypes.c_char_p()
+        status = lib.recur_model_metadata(handle, index, ctypes.byref(key), ctypes.byref(value))
+        if status:
+            _raise(status)
+        entries[key.value.decode(errors="replace")] = value.value.decode(errors="replace")
+    return entries
+
+
 class Model(_Closable):
     """An immutable model loaded from a .recur file (a path or bytes). Any
     number of threads may use one Model; close() (or the end of a `with`
@@ -164,6 +207,9 @@ class Model(_Closable):
         self.output_size = lib.recur_model_output_size(self._handle)
         self.layer_count = lib.recur_model_layer_count(self._handle)
         self.vocab_size = lib.recur_model_vocab_size(self._handle)
+        self.layers = _layers(self._handle, self.layer_count)
+        self.metadata = _metadata(self._handle)
+        self.producer = lib.recur_model_producer(self._handle).decode(errors="replace")
         # Kept for the streams, which outlive a closed model.
         self._state_sizes = []
         for layer in range(self.layer_count):
@@ -207,8 +253,15 @@ class Model(_Closable):
         return _model_from, (self._source, self._limits)
 
     def __repr__(self):
-        state = "closed" if self._handle is None else f"input_size={self.input_size}, output_size={self.output_size}"
-        return f"<recur.Model {state}>"
+        def one(layer):
+            sizes = f"{layer.input_size}\u2192{layer.output_size}"
+            name = f" '{layer.name}'" if layer.name else ""
+            extra = "" if layer.direction in (None, "forward") else f" {layer.direction}"
+            return f"{layer.kind}{name}({sizes}{extra})"
+        chain = " \u2192 ".join(one(layer) for layer in self.layers)
+        parameters = sum(layer.parameters for layer in self.layers)
+        closed = ", closed" if self._handle is None else ""
+        return f"<recur.Model {chain}, {parameters:,} parameters{closed}>"
 
 
 # Unpickled Models, by source and limits: streams unpickled one by one share one.
