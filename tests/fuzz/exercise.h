@@ -9,6 +9,7 @@
  *    status recur.h promises (UNSUPPORTED, OUT_OF_RANGE, BUFFER_TOO_SMALL);
  *  - state copied out of one stream and into the other makes them step alike;
  *  - reset gives back the state creation gave;
+ *  - the layer records chain from the model's input to its output;
  *  - a snapshot of one stream restored into the other makes them agree; a
  *    damaged snapshot, and the fuzz input itself taken as a snapshot, are
  *    refused and leave the stream as it was.
@@ -151,11 +152,37 @@ static void fuzz_snapshots(recur_model *m, recur_stream *a, recur_stream *b, con
     free(snap), free(before), free(after);
 }
 
+/* What the model says about itself: every layer's record chains from the
+ * model's input to its output; every string is readable. */
+static void fuzz_inspect(recur_model *m) {
+    size_t layers = recur_model_layer_count(m), width = recur_model_input_size(m), total = strlen(recur_model_producer(m));
+    for (size_t l = 0; l < layers; l++) {
+        recur_layer_info info = {.struct_size = sizeof info};
+        FUZZ_CHECK(recur_model_layer_info(m, l, &info) == RECUR_OK && info.name != NULL, "recur_model_layer_info");
+        FUZZ_CHECK(info.input_size == (info.kind == RECUR_LAYER_EMBEDDING ? 1 : width), "layers chain");
+        FUZZ_CHECK((unsigned)info.kind <= RECUR_LAYER_SOFTMAX && info.element_type == 1, "a known kind and type");
+        total += strlen(info.name);
+        width = info.output_size;
+    }
+    FUZZ_CHECK(width == recur_model_output_size(m), "the last layer gives the model's output");
+    recur_layer_info info = {.struct_size = sizeof info};
+    FUZZ_CHECK(recur_model_layer_info(m, layers, &info) == RECUR_ERROR_OUT_OF_RANGE, "a layer past the last");
+    size_t entries = recur_model_metadata_count(m);
+    for (size_t k = 0; k < entries; k++) {
+        const char *key = NULL, *value = NULL;
+        FUZZ_CHECK(recur_model_metadata(m, k, &key, &value) == RECUR_OK && key && value, "recur_model_metadata");
+        total += strlen(key) + strlen(value);
+    }
+    FUZZ_CHECK(recur_model_metadata(m, entries, NULL, NULL) == RECUR_ERROR_OUT_OF_RANGE, "an entry past the last");
+    FUZZ_CHECK(total < ((size_t)64 << 20), "strings within the limits");
+}
+
 /* Uses a loaded model (the input was `raw`); frees it. */
 static void fuzz_exercise(recur_model *m, const uint8_t *raw, size_t raw_size) {
     size_t in = recur_model_input_size(m), out = recur_model_output_size(m);
     size_t bytes = recur_stream_size(m), align = recur_stream_alignment();
     FUZZ_CHECK(in > 0 && out > 0 && recur_model_layer_count(m) > 0 && bytes > 0, "a loaded model has sizes");
+    fuzz_inspect(m);
     /* State never exceeds the stream's memory, which the limits bound. */
     size_t cap = bytes / sizeof(float);
     float *x = calloc(FUZZ_STEPS * in + 1, sizeof *x), *y1 = calloc(FUZZ_STEPS * out, sizeof *y1),
