@@ -1,0 +1,81 @@
+"""The `recur` command (python -m recur; the console script of pyproject.toml):
+info, run, convert's missing-onnx message, --help, and one-line errors."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import recur
+
+ROOT = Path(__file__).resolve().parents[2]
+SUNSPOTS = ROOT / "examples" / "forecast" / "sunspots.recur"
+
+
+def cli(*args, stdin=""):
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings" / "python"))
+    return subprocess.run([sys.executable, "-m", "recur", *map(str, args)], input=stdin, capture_output=True,
+                          text=True, env=env, cwd="/tmp")
+
+
+def test_help_exits_zero_on_stdout():
+    for args in ([], ["--help"], ["info", "--help"], ["run", "--help"]):
+        r = cli(*args) if args else cli("--help")
+        assert r.returncode == 0 and "usage: recur" in r.stdout and not r.stderr, (args, r)
+    assert cli("--version").stdout.strip() == f"recur {recur.__version__}"
+
+
+def test_info_shows_the_layers_and_metadata():
+    r = cli("info", SUNSPOTS)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "4,513 parameters" in lines[0]
+    assert any(l.split()[:3] == ["0", "lstm", "lstm"] and "4,480" in l for l in lines)
+    assert any(l.split()[:3] == ["1", "dense", "forecast"] for l in lines)
+    assert "    heldout_mae: 14.515" in lines
+    assert f"instruction set here: {recur.isa()}" in r.stdout
+
+
+def test_run_streams_rows_as_stream_step_does():
+    xs = np.array([[5.0], [11.0], [16.0], [23.0], [36.0]])
+    r = cli("run", SUNSPOTS, stdin="# years 1700-1704\n" + "\n".join(str(x[0]) for x in xs) + "\n\n")
+    assert r.returncode == 0, r.stderr
+    got = np.array([[float(v) for v in line.split(",")] for line in r.stdout.splitlines()], dtype=np.float32)
+    stream = recur.Model(SUNSPOTS).stream()
+    assert np.array_equal(got, np.stack([stream.step(x) for x in xs]))
+
+
+def test_run_sequence_and_token_models(tmp_path):
+    rng = np.random.default_rng(2)
+    seq = tmp_path / "seq.recur"
+    recur.save(seq, [recur.GRU(rng.normal(size=(9, 2)), rng.normal(size=(9, 3)), None, None, direction="reverse")])
+    xs = rng.normal(size=(4, 2)).astype(np.float32)
+    r = cli("run", seq, stdin="\n".join(",".join(repr(float(v)) for v in x) for x in xs))
+    assert r.returncode == 0, r.stderr
+    got = np.array([[float(v) for v in line.split(",")] for line in r.stdout.splitlines()], dtype=np.float32)
+    assert np.array_equal(got, recur.Model(seq).stream().run(xs))
+    tok = tmp_path / "tok.recur"
+    recur.save(tok, [recur.Embedding(rng.normal(size=(6, 2))), recur.Softmax(2)])
+    r = cli("run", tok, stdin="3\n5\n")
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 2, r
+
+
+def test_errors_are_one_line_with_a_nonzero_exit(tmp_path):
+    cases = [(("info", tmp_path / "missing.recur"), "", "cannot open"),
+             (("run", SUNSPOTS), "1\n2,3\n", "line 2: 2 values, the model takes 1"),
+             (("run", SUNSPOTS), "1\nabc\n", "line 2: numbers expected"),
+             (("info", ROOT / "README.md"), "", "LZ4")]
+    for args, stdin, words in cases:
+        r = cli(*args, stdin=stdin)
+        assert r.returncode == 1, (args, r)
+        assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith("recur: error: ") and words in r.stderr, r.stderr
+    r = cli("frobnicate")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_convert_without_onnx_says_what_to_install():
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings" / "python"))
+    code = "import sys; sys.modules['onnx'] = None; from recur.cli import main; sys.exit(main(['convert', 'a', 'b']))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.returncode == 1 and r.stderr.strip() == "recur: error: recur convert needs the onnx package (pip install onnx)"
