@@ -94,12 +94,13 @@ $(OUT)/lib/librecur.a: $(SWIFT_SOURCES) include/recur.h | deps
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/doc/recur
-	install -m 644 include/recur.h $(DESTDIR)$(PREFIX)/include/recur.h
+	install -m 644 include/recur.h include/recur.hpp $(DESTDIR)$(PREFIX)/include/
 	install -m 644 LICENSE NOTICE $(DESTDIR)$(PREFIX)/share/doc/recur/
-	install -m 755 $(OUT)/lib/librecur.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/librecur.so.$(VERSION)
+	install -m 755 -s $(OUT)/lib/librecur.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/librecur.so.$(VERSION)
 	ln -sf librecur.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/librecur.so
 	install -m 644 $(OUT)/lib/librecur.a $(DESTDIR)$(PREFIX)/lib/librecur.a
+	strip --strip-debug $(DESTDIR)$(PREFIX)/lib/librecur.a
 	for pc in recur recur-static; do \
 	  sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' \
 	    $$pc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$$pc.pc; done
@@ -261,8 +262,12 @@ test-install: lib $(OUT)/gen/status_names.h
 	rm -rf $(OUT)/prefix
 	$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(OUT)/prefix
 	export PKG_CONFIG_PATH=$(CURDIR)/$(OUT)/prefix/lib/pkgconfig; \
-	$(CC) $(CFLAGS_TEST) -Itests/c -I$(OUT)/gen tests/c/test_api.c $$(pkg-config --cflags --libs recur) -lm -o $(OUT)/test_api_shared && \
-	$(CC) $(CFLAGS_TEST) -Itests/c -I$(OUT)/gen tests/c/test_api.c $$(pkg-config --cflags --libs recur-static) -o $(OUT)/test_api_static
+	$(CC) $(CFLAGS_TEST) -Itests/c -I$(OUT)/gen tests/c/test_api.c $$(pkg-config --cflags --libs recur) -lm \
+	  -Wl,-rpath,$(CURDIR)/$(OUT)/prefix/lib -o $(OUT)/test_api_shared && \
+	$(CC) $(CFLAGS_TEST) -Itests/c -I$(OUT)/gen tests/c/test_api.c $$(pkg-config --cflags --libs recur-static) -o $(OUT)/test_api_static && \
+	$(CXX) -std=c++17 -O2 -Wall -Wextra tests/cpp/test_wrapper.cpp $$(pkg-config --cflags --libs recur) \
+	  -Wl,-rpath,$(CURDIR)/$(OUT)/prefix/lib -o $(OUT)/test_wrapper
+	! grep -q rpath $(OUT)/prefix/lib/pkgconfig/recur.pc
 	ldd $(OUT)/test_api_shared | grep -q "$(CURDIR)/$(OUT)/prefix/lib/$(SONAME)"
 	! ldd $(OUT)/test_api_static | grep -q librecur
 	@extra=$$(ldd $(OUT)/prefix/lib/librecur.so | awk '{print $$1}' | grep -vE '^(linux-vdso|/lib64/ld-linux)' | \
@@ -270,6 +275,13 @@ test-install: lib $(OUT)/gen/status_names.h
 	  if [ -n "$$extra" ]; then echo "librecur.so needs more than libc, libm, libstdc++, libgcc_s, liblz4, libprotobuf-c: $$extra"; exit 1; fi
 	$(OUT)/test_api_shared $(MODELS)
 	$(OUT)/test_api_static $(MODELS)
+	$(OUT)/test_wrapper examples/forecast/sunspots.recur
+	@# The C++ wrapper's step is the C call: one call (recur_step) and a status test.
+	@calls=$$(objdump -d --no-show-raw-insn $(OUT)/test_wrapper | awk '/<step_once>:/,/^$$/' | grep -E '\bcall'); \
+	  if [ "$$(echo "$$calls" | grep -c .)" != 1 ] || ! echo "$$calls" | grep -q '<recur_step@plt>'; then \
+	    echo "recur::stream::step is not one call to recur_step:"; echo "$$calls"; exit 1; fi
+	@echo "recur.hpp: stream::step compiles to one call of recur_step"
+	@ls -l $(OUT)/prefix/lib/librecur.so.$(VERSION) $(OUT)/prefix/lib/librecur.a | awk '{print "installed", $$NF, $$5, "bytes"}'
 
 # The instruction-set tiers (Sources/RecurAVX512, RecurAVX2, RecurBaseline):
 # the disassembly keeps each tier's instructions and calls to itself; the

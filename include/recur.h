@@ -74,6 +74,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* RECUR_API marks the library's functions: exported with default
+ * visibility, so that a host built with -fvisibility=hidden, or a program
+ * that links librecur.a into its own shared library, keeps them visible.
+ * Define it before including this header to override. */
+#ifndef RECUR_API
+#if defined(__GNUC__) || defined(__clang__)
+#define RECUR_API __attribute__((visibility("default")))
+#else
+#define RECUR_API
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -100,10 +112,10 @@ extern "C" {
 
 /* The library's version string, "MAJOR.MINOR.PATCH"; static storage. Compare
  * with RECUR_VERSION_STRING to detect a header/library mismatch. */
-const char *recur_version(void);
+RECUR_API const char *recur_version(void);
 
 /* RECUR_VERSION_NUMBER of the library actually linked. */
-int recur_version_number(void);
+RECUR_API int recur_version_number(void);
 
 /* The instruction-set tier this process steps with: "avx512", "avx2" (with
  * FMA) or "baseline" (any x86-64); static storage. One library holds the
@@ -112,7 +124,7 @@ int recur_version_number(void);
  * variable RECUR_ISA (avx512, avx2, baseline), read at that moment, can
  * lower the choice, never raise it (for tests). The FMA tiers give
  * bit-identical results; the baseline agrees with them within 1e-5. */
-const char *recur_isa(void);
+RECUR_API const char *recur_isa(void);
 
 /*-************************************
  *  Status codes
@@ -140,13 +152,13 @@ typedef enum recur_status {
 
 /* A short static description of `status` ("ok", "size mismatch", ...); never
  * NULL, also for unknown codes. */
-const char *recur_status_string(recur_status status);
+RECUR_API const char *recur_status_string(recur_status status);
 
 /* This thread's detail message for its most recent failing call, for example
  * "layer 1 (lstm 'enc'): weight_hh has 4096 bytes, expected 65536". Valid
  * until this thread's next failing call; "" if this thread never failed.
  * Successful calls leave it unchanged. Never NULL. */
-const char *recur_last_error(void);
+RECUR_API const char *recur_last_error(void);
 
 /*-************************************
  *  Models
@@ -162,11 +174,11 @@ typedef struct recur_model recur_model;    /* immutable after load; share across
  * blocking), TOO_LARGE (a limit of recur_load_options; the message names
  * it), BAD_FRAME, BAD_ENCODING, BAD_MODEL, UNSUPPORTED_VERSION, UNSUPPORTED,
  * OUT_OF_MEMORY (the message names what could not be allocated). */
-recur_status recur_model_load_file(const char *path, recur_model **out);
+RECUR_API recur_status recur_model_load_file(const char *path, recur_model **out);
 
 /* As recur_model_load_file, from `size` bytes at `data`. The bytes are only
  * read during the call (never copied whole); the caller keeps ownership. */
-recur_status recur_model_load_memory(const void *data, size_t size, recur_model **out);
+RECUR_API recur_status recur_model_load_memory(const void *data, size_t size, recur_model **out);
 
 /*-************************************
  *  Load options
@@ -212,7 +224,7 @@ typedef struct recur_load_options {
 } recur_load_options;
 
 /* The defaults, with struct_size set. */
-recur_load_options recur_load_options_default(void);
+RECUR_API recur_load_options recur_load_options_default(void);
 
 /* As recur_model_load_file / _memory, with `options` (NULL: the defaults).
  *
@@ -228,27 +240,27 @@ recur_load_options recur_load_options_default(void);
  * Errors: as recur_model_load_file, plus INVALID_ARGUMENT (a struct_size
  * smaller than the first field, fields unknown to this library not zero,
  * only one of alloc and free). */
-recur_status recur_model_load_file_ex(const char *path, const recur_load_options *options, recur_model **out);
-recur_status recur_model_load_memory_ex(const void *data, size_t size, const recur_load_options *options,
-                                        recur_model **out);
+RECUR_API recur_status recur_model_load_file_ex(const char *path, const recur_load_options *options, recur_model **out);
+RECUR_API recur_status recur_model_load_memory_ex(const void *data, size_t size, const recur_load_options *options,
+                                                  recur_model **out);
 
 /* Ends the model's handle: every later call with it gets BAD_HANDLE (or 0
  * from the size queries). Streams made from the model keep working; its
  * weights are released with the last of them (at once if it has none).
  * NULL, and a handle already freed or not a model's, are ignored. */
-void recur_model_free(recur_model *model);
+RECUR_API void recur_model_free(recur_model *model);
 
 /* Floats per step in and out; 0 if `model` is NULL or not a live model handle.
  * A token model (first layer an embedding) takes 1 token per step. */
-size_t recur_model_input_size(const recur_model *model);
-size_t recur_model_output_size(const recur_model *model);
+RECUR_API size_t recur_model_input_size(const recur_model *model);
+RECUR_API size_t recur_model_output_size(const recur_model *model);
 
 /* Number of layers; 0 if `model` is NULL or not live. */
-size_t recur_model_layer_count(const recur_model *model);
+RECUR_API size_t recur_model_layer_count(const recur_model *model);
 
 /* Vocabulary size of a token model (its first layer is an embedding: step it
  * with recur_step_token / recur_run_tokens), or 0 for a model of vectors. */
-size_t recur_model_vocab_size(const recur_model *model);
+RECUR_API size_t recur_model_vocab_size(const recur_model *model);
 
 /* Floats of state of layer `layer` (0-based), for recur_stream_get_state and
  * recur_stream_set_state: *h_count receives the size of h (hidden_size, or
@@ -256,7 +268,7 @@ size_t recur_model_vocab_size(const recur_model *model);
  * forward then backward), *c_count the size of c (LSTM only; 0 otherwise).
  * Layers without state (dense, embedding, softmax) have 0 and 0. Either
  * pointer may be NULL. Errors: INVALID_ARGUMENT, BAD_HANDLE, OUT_OF_RANGE. */
-recur_status recur_model_state_size(const recur_model *model, size_t layer, size_t *h_count, size_t *c_count);
+RECUR_API recur_status recur_model_state_size(const recur_model *model, size_t layer, size_t *h_count, size_t *c_count);
 
 /*-************************************
  *  What is inside a model
@@ -305,21 +317,21 @@ typedef struct recur_layer_info {
  * set: a library writes the fields it knows that fit, and zeroes the rest.
  * Errors: INVALID_ARGUMENT (NULL model or info, struct_size smaller than
  * its first field), BAD_HANDLE, OUT_OF_RANGE (layer). */
-recur_status recur_model_layer_info(const recur_model *model, size_t layer, recur_layer_info *info);
+RECUR_API recur_status recur_model_layer_info(const recur_model *model, size_t layer, recur_layer_info *info);
 
 /* The producer string of the file (the program that wrote it), "" if none
  * or if `model` is not live. Valid while the model's handle is live. */
-const char *recur_model_producer(const recur_model *model);
+RECUR_API const char *recur_model_producer(const recur_model *model);
 
 /* Number of metadata entries (key/value strings) in the file; 0 if `model`
  * is NULL or not live. */
-size_t recur_model_metadata_count(const recur_model *model);
+RECUR_API size_t recur_model_metadata_count(const recur_model *model);
 
 /* Entry `index` of the file's metadata, in file order: *key and *value
  * (either pointer may be NULL) receive NUL-terminated strings valid while
  * the model's handle is live.
  * Errors: INVALID_ARGUMENT, BAD_HANDLE, OUT_OF_RANGE (index). */
-recur_status recur_model_metadata(const recur_model *model, size_t index, const char **key, const char **value);
+RECUR_API recur_status recur_model_metadata(const recur_model *model, size_t index, const char **key, const char **value);
 
 /*-************************************
  *  Streams
@@ -332,14 +344,14 @@ typedef struct recur_stream recur_stream;  /* one stream's state; one thread at 
  * nothing is allocated.
  * Errors: INVALID_ARGUMENT, BAD_HANDLE, TOO_LARGE (2^30 - 1 streams of the
  * model are live), OUT_OF_MEMORY (also when 2^24 handles are live). */
-recur_status recur_stream_create(const recur_model *model, recur_stream **out);
+RECUR_API recur_status recur_stream_create(const recur_model *model, recur_stream **out);
 
 /* Bytes of memory a stream of `model` needs for recur_stream_init; 0 if
  * `model` is NULL or not live. */
-size_t recur_stream_size(const recur_model *model);
+RECUR_API size_t recur_stream_size(const recur_model *model);
 
 /* Alignment in bytes that memory given to recur_stream_init must have (64). */
-size_t recur_stream_alignment(void);
+RECUR_API size_t recur_stream_alignment(void);
 
 /* Lays out a stream in caller memory: `size` bytes at `memory`, aligned to
  * recur_stream_alignment(), at least recur_stream_size(model) bytes; its
@@ -354,21 +366,21 @@ size_t recur_stream_alignment(void);
  * On failure *out is NULL and the memory is untouched.
  * Errors: INVALID_ARGUMENT, BAD_HANDLE, BUFFER_TOO_SMALL (too small or
  * misaligned), TOO_LARGE and OUT_OF_MEMORY as recur_stream_create. */
-recur_status recur_stream_init(const recur_model *model, void *memory, size_t size, recur_stream **out);
+RECUR_API recur_status recur_stream_init(const recur_model *model, void *memory, size_t size, recur_stream **out);
 
 /* Releases a stream made by recur_stream_create, or retires one made by
  * recur_stream_init (its memory is then the caller's alone again), and gives
  * back its reference to the model: the last stream of a freed model
  * releases the weights. NULL, and a handle already freed or not a stream's,
  * are ignored. */
-void recur_stream_free(recur_stream *stream);
+RECUR_API void recur_stream_free(recur_stream *stream);
 
 /* Sets every state of the stream back to what creation gave it: the file's
  * initial state where it has one, zero elsewhere (this also clears a NaN
  * that an input left in the state, and undoes recur_stream_set_state). The
  * sequence buffers stay reserved. NULL or a handle that is not a live
  * stream is ignored. Allocation-free. */
-void recur_stream_reset(recur_stream *stream);
+RECUR_API void recur_stream_reset(recur_stream *stream);
 
 /*-************************************
  *  Stepping (allocation-free)
@@ -383,7 +395,7 @@ void recur_stream_reset(recur_stream *stream);
  * a model with a reverse or bidirectional layer: see "Sequence mode"),
  * SIZE_MISMATCH. On any error nothing is read or written and the stream's
  * state is unchanged. */
-recur_status recur_step(recur_stream *stream, const float *x, size_t x_count, float *y, size_t y_count);
+RECUR_API recur_status recur_step(recur_stream *stream, const float *x, size_t x_count, float *y, size_t y_count);
 
 /* `steps` time steps: xs holds steps * input_size floats (xs_count must equal
  * that), ys receives steps * output_size floats (ys_count must equal that),
@@ -396,22 +408,22 @@ recur_status recur_step(recur_stream *stream, const float *x, size_t x_count, fl
  * INVALID_ARGUMENT, since later inputs would be overwritten before they are
  * read.
  * Errors and state after an error: as recur_step, plus BUFFER_TOO_SMALL. */
-recur_status recur_run(recur_stream *stream, size_t steps, const float *xs, size_t xs_count,
-                       float *ys, size_t ys_count);
+RECUR_API recur_status recur_run(recur_stream *stream, size_t steps, const float *xs, size_t xs_count,
+                                 float *ys, size_t ys_count);
 
 /* One time step of a token model: the embedding row of `token` goes in,
  * y_count floats (recur_model_output_size) come out.
  * Errors: as recur_step, plus OUT_OF_RANGE (token < 0 or >= the vocabulary)
  * and UNSUPPORTED (not a token model). Nothing changes on error. */
-recur_status recur_step_token(recur_stream *stream, int32_t token, float *y, size_t y_count);
+RECUR_API recur_status recur_step_token(recur_stream *stream, int32_t token, float *y, size_t y_count);
 
 /* `steps` steps of a token model: tokens_count must equal steps, ys_count
  * steps * output_size. Every token is checked before any step runs, so
  * tokens and ys must not overlap (refused with INVALID_ARGUMENT).
  * Errors and state after an error: as recur_step_token, plus
  * BUFFER_TOO_SMALL (sequence mode without enough reserved steps). */
-recur_status recur_run_tokens(recur_stream *stream, size_t steps, const int32_t *tokens, size_t tokens_count,
-                              float *ys, size_t ys_count);
+RECUR_API recur_status recur_run_tokens(recur_stream *stream, size_t steps, const int32_t *tokens, size_t tokens_count,
+                                        float *ys, size_t ys_count);
 
 /*-************************************
  *  Sequence mode
@@ -434,7 +446,7 @@ recur_status recur_run_tokens(recur_stream *stream, size_t steps, const int32_t 
  * reverse or bidirectional layers never need it.
  * Errors: INVALID_ARGUMENT, BAD_HANDLE, TOO_LARGE, OUT_OF_MEMORY (the
  * previous buffers are then kept). */
-recur_status recur_stream_reserve(recur_stream *stream, size_t max_steps);
+RECUR_API recur_status recur_stream_reserve(recur_stream *stream, size_t max_steps);
 
 /*-************************************
  *  State in and out
@@ -453,10 +465,10 @@ recur_status recur_stream_reserve(recur_stream *stream, size_t max_steps);
  * must not overlap each other.
  * Errors: INVALID_ARGUMENT, BAD_HANDLE, OUT_OF_RANGE (layer), SIZE_MISMATCH.
  * Nothing is read or written on error. Allocation-free. */
-recur_status recur_stream_get_state(const recur_stream *stream, size_t layer, float *h, size_t h_count,
-                                    float *c, size_t c_count);
-recur_status recur_stream_set_state(recur_stream *stream, size_t layer, const float *h, size_t h_count,
-                                    const float *c, size_t c_count);
+RECUR_API recur_status recur_stream_get_state(const recur_stream *stream, size_t layer, float *h, size_t h_count,
+                                              float *c, size_t c_count);
+RECUR_API recur_status recur_stream_set_state(recur_stream *stream, size_t layer, const float *h, size_t h_count,
+                                              const float *c, size_t c_count);
 
 /*-************************************
  *  Snapshots
@@ -475,7 +487,7 @@ recur_status recur_stream_set_state(recur_stream *stream, size_t layer, const fl
 
 /* Bytes of a snapshot of any stream of `model` (the same for all of them);
  * 0 if `model` is NULL or not live. */
-size_t recur_stream_snapshot_size(const recur_model *model);
+RECUR_API size_t recur_stream_snapshot_size(const recur_model *model);
 
 /* Writes the stream's snapshot to `buffer` (`size` bytes; any alignment).
  * *written, if `written` is not NULL, receives the snapshot's size, also on
@@ -484,7 +496,7 @@ size_t recur_stream_snapshot_size(const recur_model *model);
  * Errors: INVALID_ARGUMENT (NULL stream; NULL buffer with a size; buffer
  * inside a caller-memory stream's block), BAD_HANDLE, BUFFER_TOO_SMALL.
  * Nothing is written on error. Allocation-free. */
-recur_status recur_stream_snapshot(const recur_stream *stream, void *buffer, size_t size, size_t *written);
+RECUR_API recur_status recur_stream_snapshot(const recur_stream *stream, void *buffer, size_t size, size_t *written);
 
 /* Replaces the stream's state with the snapshot's `size` bytes at `buffer`:
  * afterwards it steps exactly as the stream the snapshot was taken from
@@ -495,7 +507,7 @@ recur_status recur_stream_snapshot(const recur_stream *stream, void *buffer, siz
  * bytes after it, checksum, blocks this model does not have),
  * UNSUPPORTED_VERSION (a later snapshot format), WRONG_MODEL (another
  * model's snapshot, or one of a changed file). Allocation-free. */
-recur_status recur_stream_restore(recur_stream *stream, const void *buffer, size_t size);
+RECUR_API recur_status recur_stream_restore(recur_stream *stream, const void *buffer, size_t size);
 
 #ifdef __cplusplus
 }

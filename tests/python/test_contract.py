@@ -95,3 +95,7 @@ def test_load_options_structs_match_the_header():
     assert [name for name, _ in _native.LoadOptions._fields_] == struct_fields("recur_load_options")
     assert [name for name, _ in _native.Allocator._fields_] == struct_fields("recur_allocator")
     assert _native.lib.recur_load_options_default().struct_size == ctypes.sizeof(_native.LoadOptions)
+
+
+def test_layer_info_struct_matches_the_header():
+    assert [name for name, _ in _native.LayerInfo._fields_] == struct_fields("recur_layer_info")
