@@ -21,7 +21,7 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 OUT        := out
 SWIFT_BIN  := .build/release
-APT_PKGS   := liblz4-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler lz4 pkg-config qemu-user
+APT_PKGS   := liblz4-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler lz4 pkg-config qemu-user cmake
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 SWIFT_RELEASE := -c release
@@ -30,13 +30,16 @@ LINK_SHARED   := -Xswiftc -static-stdlib -Xlinker -soname=$(SONAME) \
 CFLAGS_TEST   := -O2 -g -Wall -Wextra -std=c11 -Iinclude
 LDFLAGS_TEST  := -L$(OUT)/lib -Wl,-rpath,$(CURDIR)/$(OUT)/lib -lrecur -lm
 
-# Swift runtime archives a static link of librecur.a needs (recur-static.pc).
+# librecur.a is self-contained: the library's objects, the Swift runtime's
+# swiftrt.o (it registers the metadata sections; without it a static program
+# crashes on the first runtime type lookup) and the runtime archive members
+# they need, linked into one relocatable object whose only global symbols
+# are recur_*. A static link then needs no Swift toolchain, and a host's own
+# Swift code cannot clash with the copy inside. What it still needs:
+SWIFT_ROOT := $(abspath $(dir $(shell command -v swift 2>/dev/null))/../..)
 SWIFT_STATIC_DIR := $(shell dirname $$(dirname $$(command -v swift 2>/dev/null || echo /x/x)))/lib/swift_static/linux
-# swiftrt.o registers the Swift metadata sections; without it a fully static
-# program crashes on the first runtime type lookup (a Dictionary, say).
-STATIC_LIBS := $(SWIFT_STATIC_DIR)/$(shell uname -m)/swiftrt.o \
-               -L$(SWIFT_STATIC_DIR) -lswiftGlibc -lswiftCore -lswift_RegexParser -lswift_StringProcessing \
-               -lswift_Builtin_float -lstdc++ -lm -ldl -lpthread
+SWIFT_RUNTIME_ARCHIVES := -lswiftCore -lswiftGlibc -lswift_RegexParser -lswift_StringProcessing -lswift_Builtin_float
+STATIC_LIBS := -lstdc++ -lm -ldl -lpthread
 
 SWIFT_SOURCES := $(shell find Sources -type f) Package.swift $(OUT)/.build-flags
 
@@ -58,7 +61,7 @@ deps: $(OUT)/.deps
 $(OUT)/.deps:
 	@mkdir -p $(OUT)
 	@if pkg-config --exists liblz4 libprotobuf-c && command -v lz4 >/dev/null && command -v protoc >/dev/null && \
-	    command -v qemu-x86_64 >/dev/null; then :; else \
+	    command -v qemu-x86_64 >/dev/null && command -v cmake >/dev/null; then :; else \
 	  echo "installing Debian packages: $(APT_PKGS)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PKGS); fi
 	@touch $@
@@ -90,7 +93,11 @@ $(OUT)/lib/librecur.a: $(SWIFT_SOURCES) include/recur.h | deps
 	rm -f $(SWIFT_BIN)/librecur_static.a
 	swift build $(SWIFT_RELEASE) --product recur_static
 	@mkdir -p $(OUT)/lib
-	cp $(SWIFT_BIN)/librecur_static.a $@
+	ld -r -o $(OUT)/lib/recur-all.o $(SWIFT_STATIC_DIR)/$(shell uname -m)/swiftrt.o \
+	  --whole-archive $(SWIFT_BIN)/librecur_static.a --no-whole-archive \
+	  --start-group -L$(SWIFT_STATIC_DIR) $(SWIFT_RUNTIME_ARCHIVES) --end-group
+	objcopy -w --keep-global-symbol='recur_[a-z]*' $(OUT)/lib/recur-all.o
+	rm -f $@ && ar rcs $@ $(OUT)/lib/recur-all.o && rm $(OUT)/lib/recur-all.o
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/doc/recur
@@ -101,6 +108,10 @@ install: lib
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/librecur.so
 	install -m 644 $(OUT)/lib/librecur.a $(DESTDIR)$(PREFIX)/lib/librecur.a
 	strip --strip-debug $(DESTDIR)$(PREFIX)/lib/librecur.a
+	install -d $(DESTDIR)$(PREFIX)/lib/cmake/recur
+	for f in recurConfig recurConfigVersion; do \
+	  sed -e 's|@VERSION@|$(VERSION)|' -e 's|@SONAME@|$(SONAME)|' -e 's|@MAJOR@|$(firstword $(subst ., ,$(VERSION)))|' \
+	    cmake/$$f.cmake.in > $(DESTDIR)$(PREFIX)/lib/cmake/recur/$$f.cmake; done
 	for pc in recur recur-static; do \
 	  sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' \
 	    $$pc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$$pc.pc; done
@@ -276,6 +287,23 @@ test-install: lib $(OUT)/gen/status_names.h
 	$(OUT)/test_api_shared $(MODELS)
 	$(OUT)/test_api_static $(MODELS)
 	$(OUT)/test_wrapper examples/forecast/sunspots.recur
+	@# CMake consumers (tests/cmake): the C and C++ tests against recur::recur and recur::recur_static.
+	rm -rf $(OUT)/cmake-consumer
+	cmake -S tests/cmake -B $(OUT)/cmake-consumer -DCMAKE_PREFIX_PATH=$(CURDIR)/$(OUT)/prefix \
+	  -DRECUR_STATUS_NAMES_DIR=$(CURDIR)/$(OUT)/gen > $(OUT)/cmake-consumer.log
+	cmake --build $(OUT)/cmake-consumer -j2 >> $(OUT)/cmake-consumer.log
+	for k in shared static; do $(OUT)/cmake-consumer/test_api_$$k $(MODELS) | tail -1 && \
+	  $(OUT)/cmake-consumer/test_wrapper_$$k examples/forecast/sunspots.recur || exit 1; done
+	ldd $(OUT)/cmake-consumer/test_api_shared | grep -q "$(CURDIR)/$(OUT)/prefix/lib/$(SONAME)"
+	! ldd $(OUT)/cmake-consumer/test_api_static | grep -q librecur
+	@# librecur.a needs no Swift toolchain: link and run the malformed-file test
+	@# (whose errors print tensor shapes) with the toolchain's folder hidden
+	@# under an empty directory, in a private mount namespace.
+	mkdir -p $(OUT)/empty
+	PKG_CONFIG_PATH=$(CURDIR)/$(OUT)/prefix/lib/pkgconfig unshare -m sh -c 'mount --bind $(CURDIR)/$(OUT)/empty $(SWIFT_ROOT) && \
+	  test ! -e $(SWIFT_ROOT)/usr && $(CC) $(CFLAGS_TEST) -I$(OUT)/gen tests/c/test_bad_files.c \
+	    $$(pkg-config --cflags --libs recur-static) -o $(OUT)/test_bad_files_static && \
+	  $(OUT)/test_bad_files_static tests/fixtures/bad tests/fixtures/bad/good.model $(MODELS)'
 	@# The C++ wrapper's step is the C call: one call (recur_step) and a status test.
 	@calls=$$(objdump -d --no-show-raw-insn $(OUT)/test_wrapper | awk '/<step_once>:/,/^$$/' | grep -E '\bcall'); \
 	  if [ "$$(echo "$$calls" | grep -c .)" != 1 ] || ! echo "$$calls" | grep -q '<recur_step@plt>'; then \
