@@ -8,16 +8,18 @@
     ys = stream.run(xs)           # (steps, input) -> (steps, output)
     saved = stream.snapshot()     # the whole state as bytes; stream.restore(saved)
 """
-from . import onnx_import  # noqa: F401  (needs onnx only when called)
+# `import recur` needs only numpy: the runtime loads librecur on first use,
+# the writer (protobuf, lz4) and the ONNX converter (onnx) when first named.
 from .errors import (RecurError, InvalidArgumentError, SizeMismatchError, RecurIOError, BadFrameError,
                      BadEncodingError, BadModelError, UnsupportedVersionError, TooLargeError, OutOfMemoryError,
                      BadHandleError, BufferTooSmallError, UnsupportedError, OutOfRangeError, BadSnapshotError,
                      WrongModelError, StreamBusyError)
-from .writer import (LSTM, GRU, RNN, Dense, Embedding, Softmax, Function, save, dumps, to_message,
-                     load_message, FORMAT_VERSION)
 
-__all__ = ["LSTM", "GRU", "RNN", "Dense", "Embedding", "Softmax", "Function", "save", "dumps", "to_message", "load_message",
-           "FORMAT_VERSION", "Model", "Stream", "version", "isa", "__version__",
+_WRITER = ("LSTM", "GRU", "RNN", "Dense", "Embedding", "Softmax", "Function", "save", "dumps", "to_message",
+           "load_message", "FORMAT_VERSION")
+_RUNTIME = ("Model", "Stream", "Layer", "version", "isa")
+
+__all__ = [*_WRITER, *_RUNTIME, "example", "__version__",
            "RecurError", "InvalidArgumentError", "SizeMismatchError", "RecurIOError", "BadFrameError",
            "BadEncodingError", "BadModelError", "UnsupportedVersionError", "TooLargeError", "OutOfMemoryError",
            "BadHandleError", "BufferTooSmallError", "UnsupportedError", "OutOfRangeError", "BadSnapshotError",
@@ -29,8 +31,28 @@ __version__ = "0.3.0"
 
 
 def __getattr__(name):
-    # The runtime needs librecur.so; the writer does not, so import it lazily.
-    if name in ("Model", "Stream", "version", "isa"):
-        from . import runtime
-        return getattr(runtime, name)
-    raise AttributeError(name)
+    import importlib
+    if name in _RUNTIME:
+        return getattr(importlib.import_module(".runtime", __name__), name)
+    if name in _WRITER:
+        return getattr(importlib.import_module(".writer", __name__), name)
+    if name in ("writer", "onnx_import", "runtime", "recur_pb2", "cli"):
+        return importlib.import_module("." + name, __name__)
+    raise AttributeError(f"module 'recur' has no attribute {name!r}")
+
+
+_EXAMPLES = {"sunspots": ("forecast", "sunspots.recur")}
+
+
+def example(name):
+    """The path of a bundled model: "sunspots" (the forecaster of
+    examples/forecast). Installed packages carry it; a source checkout
+    finds it in examples/."""
+    from pathlib import Path
+    if name not in _EXAMPLES:
+        raise ValueError(f"recur.example: no bundled model {name!r}; there is {', '.join(map(repr, _EXAMPLES))}")
+    folder, file = _EXAMPLES[name]
+    packaged = Path(__file__).resolve().parent / "data" / file
+    if packaged.exists():
+        return str(packaged)
+    return str(Path(__file__).resolve().parents[3] / "examples" / folder / file)

@@ -8,29 +8,42 @@ _here = Path(__file__).resolve().parent
 
 
 def _candidates():
-    env = os.environ.get("RECUR_LIBRARY")
-    if env:
-        yield env
-    yield str(_here / "librecur.so")
-    # A source checkout: bindings/python/recur -> repository root.
-    root = _here.parent.parent.parent
-    yield str(root / ".build" / "release" / "librecur.so")
-    found = ctypes.util.find_library("recur")
-    if found:
-        yield found
+    """Where librecur.so may be, in order, and why."""
+    yield _here / "librecur.so", "inside the package (pip install builds it)"
+    root = _here.parent.parent.parent  # a source checkout: bindings/python/recur -> the repository
+    yield root / "out" / "lib" / "librecur.so", "the source checkout's build (make)"
+    yield root / ".build" / "release" / "librecur.so", "the source checkout's SwiftPM build"
 
 
 def _load():
-    errors = []
-    for path in _candidates():
-        if os.path.sep in path and not os.path.exists(path):
+    env = os.environ.get("RECUR_LIBRARY")
+    if env:
+        if not os.path.exists(env):
+            raise OSError(f"RECUR_LIBRARY is {env!r}, which does not exist (unset it to use the package's own library)")
+        try:
+            return ctypes.CDLL(env)
+        except OSError as exc:
+            raise OSError(f"RECUR_LIBRARY is {env!r}, which cannot be loaded: {exc}") from None
+    looked = []
+    for path, why in _candidates():
+        if not path.exists():
+            looked.append(f"{path} ({why}): not there")
             continue
         try:
-            return ctypes.CDLL(path)
-        except OSError as exc:  # pragma: no cover - reported below
-            errors.append(f"{path}: {exc}")
-    raise OSError("cannot find librecur.so; build it with `make` or set RECUR_LIBRARY"
-                  + ("".join("\n  " + e for e in errors)))
+            return ctypes.CDLL(str(path))
+        except OSError as exc:
+            looked.append(f"{path} ({why}): {exc}")
+    found = ctypes.util.find_library("recur")
+    if found:
+        try:
+            return ctypes.CDLL(found)
+        except OSError as exc:
+            looked.append(f"{found} (the system's library path): {exc}")
+    else:
+        looked.append("the system's library path (ctypes.util.find_library): not there")
+    raise OSError("cannot find librecur.so; looked in:\n  " + "\n  ".join(looked) +
+                  "\ninstall the package with pip (which builds it), run `make` in the source checkout, "
+                  "or set RECUR_LIBRARY to the library's path")
 
 
 lib = _load()

@@ -164,6 +164,9 @@ def main(argv=None):
             return info(args.model, sys.stdout)
         with _open(args.input, "r") as source, _open(args.output, "w") as sink:
             return run(args.model, source, sink, args.precision)
+    except BrokenPipeError:  # `recur info m.recur | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (_Failure, RecurError, OSError) as e:
         text = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"recur: error: {text}", file=sys.stderr)
