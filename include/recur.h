@@ -283,6 +283,23 @@ typedef enum recur_layer_kind {
     RECUR_LAYER_SOFTMAX = 5
 } recur_layer_kind;
 
+/* Pointwise functions (proto/recur.proto's Activation; docs/cells/ has the
+ * formulas and the defaults of alpha and beta). */
+typedef enum recur_function {
+    RECUR_FUNCTION_IDENTITY = 0,
+    RECUR_FUNCTION_SIGMOID = 1,
+    RECUR_FUNCTION_TANH = 2,
+    RECUR_FUNCTION_RELU = 3,
+    RECUR_FUNCTION_AFFINE = 4,            /* alpha * x + beta */
+    RECUR_FUNCTION_LEAKY_RELU = 5,        /* x >= 0 ? x : alpha * x */
+    RECUR_FUNCTION_THRESHOLDED_RELU = 6,  /* x > alpha ? x : 0 */
+    RECUR_FUNCTION_SCALED_TANH = 7,       /* alpha * tanh(beta * x) */
+    RECUR_FUNCTION_HARD_SIGMOID = 8,      /* max(0, min(1, alpha * x + beta)) */
+    RECUR_FUNCTION_ELU = 9,               /* x >= 0 ? x : alpha * (e^x - 1) */
+    RECUR_FUNCTION_SOFTSIGN = 10,
+    RECUR_FUNCTION_SOFTPLUS = 11
+} recur_function;
+
 /* Bits of recur_layer_info.options: what the file gives the layer beyond
  * the plain cell (docs/cells/ has each one's equations). */
 #define RECUR_OPTION_BIAS          (1u << 0)  /* biases (recurrent: bias_ih or bias_hh) */
@@ -311,6 +328,10 @@ typedef struct recur_layer_info {
     size_t parameters;         /* floats of weights, biases and initial state in the file */
     uint32_t options;          /* RECUR_OPTION_* */
     uint32_t element_type;     /* of the weights: 1 = float32 (proto/recur.proto's DataType) */
+    uint32_t function_count;   /* how many of functions[] the layer uses: an LSTM 3 (f, g, h), a GRU 2
+                                  (f, g), an RNN 1, a dense layer 1 (its activation), others 0 */
+    recur_function functions[3];
+    float alpha[3], beta[3];   /* the functions' parameters, as the layer runs them */
 } recur_layer_info;
 
 /* Describes layer `layer` (0-based) into *info. info->struct_size must be

@@ -30,6 +30,12 @@ public func recur_model_layer_info(_ model: OpaquePointer?, _ layer: Int, _ info
     out.parameters = l.parameters
     out.options = l.options
     out.element_type = 1
+    out.function_count = UInt32(l.functionCount)
+    let f = l.functions
+    out.functions = (recur_function(rawValue: UInt32(f.0.kind.rawValue)), recur_function(rawValue: UInt32(f.1.kind.rawValue)),
+                     recur_function(rawValue: UInt32(f.2.kind.rawValue)))
+    out.alpha = (f.0.alpha, f.1.alpha, f.2.alpha)
+    out.beta = (f.0.beta, f.1.beta, f.2.beta)
     let known = MemoryLayout<recur_layer_info>.size
     withUnsafeBytes(of: &out) { mine in
         UnsafeMutableRawPointer(info).copyMemory(from: mine.baseAddress!, byteCount: min(given, known))

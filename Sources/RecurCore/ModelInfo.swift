@@ -13,6 +13,10 @@ public struct LayerInfo {
     public var parameters = 0         // floats of weights, biases and initial states in the file
     public var options: UInt32 = 0    // RECUR_OPTION_*
     public var name = 0               // offset of the name in the arena
+    /// The layer's functions: a cell's f, g, h (as many as its kind uses),
+    /// or a dense layer's activation.
+    public var functionCount = 0
+    public var functions: (Function, Function, Function) = (.sigmoid, .sigmoid, .sigmoid)
 }
 
 /// Where the text lives in the arena (offsets from the model base).
@@ -43,11 +47,15 @@ extension LayerInfo {
             projSize = forward.projSize
             add(forward)
             if let backward { add(backward) }
+            functionCount = forward.kind == .lstm ? 3 : forward.kind == .gru ? 2 : 1
+            functions = (forward.f, forward.g, forward.h)
         case .dense(let d):
             kind = 3
             inputSize = d.inputSize
             parameters = d.weight.count + (d.bias?.count ?? 0)
             if d.bias != nil { options |= Option.bias }
+            functionCount = 1
+            functions.0 = d.activation
         case .embedding(let e):
             kind = 4
             inputSize = 1

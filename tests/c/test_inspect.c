@@ -30,6 +30,8 @@ int main(int argc, char **argv) {
     CHECK(info.options == (RECUR_OPTION_BIAS | RECUR_OPTION_PEEPHOLE | RECUR_OPTION_CLIP | RECUR_OPTION_CELL_CLIP),
           "options 0x%x", info.options);
     CHECK(info.element_type == 1 && info.name && strcmp(info.name, "") == 0, "element type, name");
+    CHECK(info.function_count == 3 && info.functions[0] == RECUR_FUNCTION_SIGMOID &&
+          info.functions[1] == RECUR_FUNCTION_TANH && info.functions[2] == RECUR_FUNCTION_TANH, "f, g, h");
     CHECK(strcmp(recur_model_producer(m), "recur-python") == 0, "producer %s", recur_model_producer(m));
     CHECK(recur_model_metadata_count(m) == 2, "metadata count %zu", recur_model_metadata_count(m));
     const char *key = NULL, *value = NULL;
@@ -44,7 +46,9 @@ int main(int argc, char **argv) {
     for (size_t l = 0; l < 4; l++) {
         recur_layer_info i = {.struct_size = sizeof i};
         CHECK(recur_model_layer_info(t, l, &i) == RECUR_OK && i.kind == kinds[l], "token_lm layer %zu kind %d", l, i.kind);
-        if (l == 0) CHECK(i.vocab_size == 50 && i.input_size == 1 && i.output_size == 10 && i.parameters == 500, "embedding");
+        if (l == 0) CHECK(i.vocab_size == 50 && i.input_size == 1 && i.output_size == 10 && i.parameters == 500 &&
+                          i.function_count == 0, "embedding");
+        if (l == 2) CHECK(i.function_count == 1 && i.functions[0] == RECUR_FUNCTION_IDENTITY, "dense activation");
     }
 
     /* An older caller's smaller struct gets only what fits; a newer caller's

@@ -86,9 +86,18 @@ def test_ctypes_declarations_match_the_header():
 
 
 def struct_fields(name):
-    """Field names of a typedef'd struct of the header, function pointers included."""
+    """Field names of a typedef'd struct of the header: function pointers,
+    arrays and comma-separated declarations included."""
     body = re.search(rf"typedef struct {name} \{{(.*?)\}} {name};", CODE, re.S).group(1)
-    return [a or b for a, b in re.findall(r"\(\*(\w+)\)\s*\([^)]*\);|(\w+);", body)]
+    fields = []
+    for decl in filter(None, (d.strip() for d in body.split(";"))):
+        pointer = re.search(r"\(\*(\w+)\)\s*\(", decl)
+        if pointer:
+            fields.append(pointer.group(1))
+            continue
+        for part in decl.split(","):
+            fields.append(re.search(r"(\w+)\s*(?:\[\w*\])?\s*$", part).group(1))
+    return fields
 
 
 def test_load_options_structs_match_the_header():

@@ -52,6 +52,23 @@ def expected(layer):
     return kind, None, 0, set()
 
 
+DEFAULTS = {"lstm": (1, 2, 2), "gru": (1, 2), "rnn": (2,)}  # sigmoid, tanh, tanh / sigmoid, tanh / tanh
+NAMES = ("identity", "sigmoid", "tanh", "relu", "affine", "leaky_relu", "thresholded_relu", "scaled_tanh",
+         "hard_sigmoid", "elu", "softsign", "softplus")
+
+
+def functions(layer):
+    """The function kinds the file gives a layer, defaults filled in."""
+    kind = layer.WhichOneof("kind")
+    if kind == "dense":
+        return (NAMES[layer.dense.activation],)
+    if kind not in DEFAULTS:
+        return ()
+    cell = getattr(layer, kind)
+    return tuple(NAMES[getattr(cell, f).kind] if cell.HasField(f) else NAMES[d]
+                 for f, d in zip(("f", "g", "h"), DEFAULTS[kind]))
+
+
 def check(path):
     message = recur.load_message(Path(path).read_bytes())
     model = recur.Model(path)
@@ -62,6 +79,7 @@ def check(path):
         kind, direction, params, options = expected(layer)
         assert (got.kind, got.direction, got.name, got.parameters, got.options) == \
                (kind, direction, layer.name, params, frozenset(options)), (path, got)
+        assert tuple(f.split("(")[0] for f in got.functions) == functions(layer), (path, got.functions)
     assert model.layers[-1].output_size == model.output_size and model.layers[0].input_size in (model.input_size, 1)
     assert "parameters" in repr(model) and model.layers[0].kind in repr(model)
 

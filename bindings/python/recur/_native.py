@@ -74,7 +74,8 @@ class LayerInfo(ctypes.Structure):
     _fields_ = [("struct_size", _size), ("kind", ctypes.c_int), ("direction", ctypes.c_int),
                 ("name", ctypes.c_char_p), ("input_size", _size), ("output_size", _size), ("hidden_size", _size),
                 ("proj_size", _size), ("vocab_size", _size), ("parameters", _size), ("options", ctypes.c_uint32),
-                ("element_type", ctypes.c_uint32)]
+                ("element_type", ctypes.c_uint32), ("function_count", ctypes.c_uint32),
+                ("functions", ctypes.c_int * 3), ("alpha", ctypes.c_float * 3), ("beta", ctypes.c_float * 3)]
 
 for name, restype, argtypes in [
     ("recur_version", ctypes.c_char_p, []),

@@ -59,7 +59,7 @@ def _options(layer):
 def info(path, out):
     from .runtime import isa
     model = _model(path)
-    rows = [("#", "kind", "name", "direction", "in", "out", "hidden", "parameters", "options")]
+    rows = [("#", "kind", "name", "direction", "in", "out", "hidden", "parameters", "functions", "options")]
     for i, layer in enumerate(model.layers):
         hidden = str(layer.hidden_size) if layer.hidden_size else "-"
         if layer.proj_size:
@@ -67,7 +67,8 @@ def info(path, out):
         if layer.vocab_size:
             hidden = f"vocab {layer.vocab_size}"
         rows.append((str(i), layer.kind, layer.name or "-", layer.direction or "-", str(layer.input_size),
-                     str(layer.output_size), hidden, f"{layer.parameters:,}", _options(layer)))
+                     str(layer.output_size), hidden, f"{layer.parameters:,}", " ".join(layer.functions) or "-",
+                     _options(layer)))
     widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
     parameters = sum(layer.parameters for layer in model.layers)
     floats = lambda n: f"{n} float{'' if n == 1 else 's'} per step"

@@ -127,14 +127,28 @@ _DIRECTIONS = ("forward", "reverse", "bidirectional")
 _OPTIONS = ("bias", "initial_state", "clip", "peephole", "coupled", "cell_clip", "projection", "proj_clip",
             "layer_norm", "reset_before")  # bit k of recur_layer_info.options is _OPTIONS[k]
 
+_FUNCTIONS = ("identity", "sigmoid", "tanh", "relu", "affine", "leaky_relu", "thresholded_relu", "scaled_tanh",
+              "hard_sigmoid", "elu", "softsign", "softplus")  # recur_function
+_PARAMETERS = {"affine": "ab", "leaky_relu": "a", "thresholded_relu": "a", "scaled_tanh": "ab", "hard_sigmoid": "ab",
+               "elu": "a"}  # which of alpha, beta each function uses
+
 Layer = collections.namedtuple("Layer", "kind direction name input_size output_size hidden_size proj_size "
-                                        "vocab_size parameters options")
+                                        "vocab_size parameters options functions")
 Layer.__doc__ = """One layer as the file describes it (recur_model_layer_info): kind
 ("lstm", "gru", "rnn", "dense", "embedding", "softmax"), direction
 ("forward", "reverse", "bidirectional"; None for other layers), name, sizes,
 parameters (floats in the file) and options (a frozenset of "bias",
 "initial_state", "clip", "peephole", "coupled", "cell_clip", "projection",
-"proj_clip", "layer_norm", "reset_before")."""
+"proj_clip", "layer_norm", "reset_before"), and functions: a cell's f, g, h
+(as many as it uses) or a dense layer's activation, as text such as
+"sigmoid" or "leaky_relu(alpha=0.1)"."""
+
+
+def _function(kind, alpha, beta):
+    name = _FUNCTIONS[kind] if 0 <= kind < len(_FUNCTIONS) else f"function {kind}"
+    uses = _PARAMETERS.get(name, "")
+    args = [f"alpha={alpha:g}"] * ("a" in uses) + [f"beta={beta:g}"] * ("b" in uses)
+    return f"{name}({', '.join(args)})" if args else name
 
 
 def _layers(handle, count):
@@ -149,7 +163,9 @@ def _layers(handle, count):
         out.append(Layer(kind, _DIRECTIONS[info.direction] if recurrent else None,
                          info.name.decode(errors="replace"), info.input_size, info.output_size, info.hidden_size,
                          info.proj_size, info.vocab_size, info.parameters,
-                         frozenset(name for bit, name in enumerate(_OPTIONS) if info.options >> bit & 1)))
+                         frozenset(name for bit, name in enumerate(_OPTIONS) if info.options >> bit & 1),
+                         tuple(_function(info.functions[k], info.alpha[k], info.beta[k])
+                               for k in range(min(info.function_count, 3)))))
     return tuple(out)
 
 
