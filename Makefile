@@ -322,6 +322,8 @@ test-install: lib $(OUT)/gen/status_names.h
 	cd /tmp && env -u RECUR_LIBRARY -u PYTHONPATH $(CURDIR)/$(OUT)/pip-venv/bin/python \
 	  $(CURDIR)/tests/python/installed_check.py $(CURDIR)/README.md
 	cd /tmp && env -u RECUR_LIBRARY -u PYTHONPATH $(CURDIR)/$(OUT)/pip-venv/bin/recur info $(CURDIR)/examples/forecast/sunspots.recur | head -3
+	cd /tmp && printf '5\n11\n16\n' | env -u RECUR_LIBRARY -u PYTHONPATH $(CURDIR)/$(OUT)/pip-venv/bin/recur run \
+	  $(CURDIR)/examples/forecast/sunspots.recur | wc -l | grep -qx 3
 
 # The instruction-set tiers (Sources/RecurAVX512, RecurAVX2, RecurBaseline):
 # the disassembly keeps each tier's instructions and calls to itself; the
