@@ -79,3 +79,30 @@ def test_convert_without_onnx_says_what_to_install():
     code = "import sys; sys.modules['onnx'] = None; from recur.cli import main; sys.exit(main(['convert', 'a', 'b']))"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.returncode == 1 and r.stderr.strip() == "recur: error: recur convert needs the onnx package (pip install onnx)"
+
+
+def test_a_missing_library_says_where_it_looked(tmp_path):
+    # A copy of the package with no library inside and no checkout around it.
+    import shutil
+    shutil.copytree(ROOT / "bindings" / "python" / "recur", tmp_path / "a" / "b" / "recur",
+                    ignore=shutil.ignore_patterns("librecur.so", "__pycache__"))
+    env = {k: v for k, v in os.environ.items() if k not in ("RECUR_LIBRARY", "LD_LIBRARY_PATH")}
+    env["PYTHONPATH"] = str(tmp_path / "a" / "b")
+    r = subprocess.run([sys.executable, "-c", "import recur; recur.Model"], capture_output=True, text=True, env=env,
+                       cwd=tmp_path)
+    assert r.returncode != 0
+    message = r.stderr.strip().splitlines()
+    assert "cannot find librecur.so; looked in:" in r.stderr, r.stderr
+    assert any("inside the package" in line and "not there" in line for line in message), r.stderr
+    assert any("the system's library path" in line for line in message), r.stderr
+    assert "RECUR_LIBRARY" in message[-1]
+
+
+def test_the_readme_writing_snippet_runs_as_written(tmp_path):
+    import re
+    readme = (ROOT / "README.md").read_text()
+    snippet = re.search(r"```python\n(import numpy as np\nimport torch\nimport recur\n.*?)```", readme, re.S).group(1)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings" / "python"))
+    r = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert recur.Model(tmp_path / "m.recur").layers[0].hidden_size == 64
