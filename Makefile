@@ -50,7 +50,7 @@ BUILD_FLAGS := RECUR_TARGET_CPU=$(RECUR_TARGET_CPU) RECUR_TUNE_CPU=$(RECUR_TUNE_
 MODELS := $(shell git ls-files "*.recur" 2>/dev/null)
 
 .PHONY: all lib deps venv variants hostile demo test test-swift test-asan test-c test-install test-tiers test-python \
-        test-tsan test-fuzz fuzz bench install clean
+        test-tsan test-fuzz fuzz bench bench-python install clean
 # (test-fuzz-TARGET and fuzz-TARGET are pattern rules, which make skips for
 # .PHONY targets.)
 
@@ -357,6 +357,10 @@ $(OUT)/bench: bench/bench.c include/recur.h $(OUT)/lib/librecur.so
 bench: $(OUT)/bench venv
 	$(PY) bench/make_models.py $(OUT)/bench-models
 	$(OUT)/bench $(OUT)/bench-models
+
+# Stream.step against a raw ctypes call of recur_step, interleaved in one run.
+bench-python: venv lib
+	RECUR_LIBRARY=$(CURDIR)/$(OUT)/lib/librecur.so $(PY) bench/python_step.py
 
 clean:
 	rm -rf $(OUT) .build .build-asan

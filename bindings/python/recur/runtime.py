@@ -19,6 +19,22 @@ from ._native import LayerInfo, LoadOptions, lib
 from .errors import BadHandleError, OutOfRangeError, SizeMismatchError, StreamBusyError, UnsupportedError
 
 _float_p = ctypes.POINTER(ctypes.c_float)
+_F32 = np.dtype(np.float32)
+_CF = ctypes.c_float
+
+
+def _fast(name, argtypes):
+    """A second ctypes handle on a library function, for the per-step calls:
+    arrays go in as c_float views of their buffers (ctypes passes their
+    address), much cheaper than ndarray.ctypes."""
+    fn = lib._FuncPtr((name, lib))
+    fn.restype = ctypes.c_int
+    fn.argtypes = argtypes
+    return fn
+
+
+_step = _fast("recur_step", [ctypes.c_void_p, _float_p, ctypes.c_size_t, _float_p, ctypes.c_size_t])
+_step_token = _fast("recur_step_token", [ctypes.c_void_p, ctypes.c_int32, _float_p, ctypes.c_size_t])
 _int32_p = ctypes.POINTER(ctypes.c_int32)
 _BUFFER_TOO_SMALL = errors.BufferTooSmallError.status
 
@@ -357,21 +373,49 @@ class Stream(_Closable):
             raise UnsupportedError(f"{where}: the model takes tokens (its first layer is an embedding); "
                                    "use step_token or run_tokens")
 
-    def step(self, x):
-        """One time step: x has input_size floats; returns output_size floats."""
-        handle = self._enter("Stream.step")
+    def step(self, x, out=None):
+        """One time step: x has input_size floats; returns output_size
+        floats, in `out` if given (a float32 array of output_size, written
+        in place and returned: no allocation per step)."""
+        if not self._busy.acquire(False):
+            self._enter("Stream.step")  # StreamBusyError (or the lock, if it was just freed)
+        handle = self._handle
+        if handle is None or self._vocab:
+            self._busy.release()
+            self._enter("Stream.step")  # BadHandleError when closed
+            self._busy.release()
+            self._takes(False, "Stream.step")  # UnsupportedError for a token model
         try:
-            self._takes(False, "Stream.step")
-            xa = _floats(x, "x", "Stream.step")
-            if xa.size != self._x_count:
-                raise SizeMismatchError(f"Stream.step: x has {xa.size} values, the model takes {self._x_count}")
-            y = np.empty(self._y_count, dtype=np.float32)
-            status = lib.recur_step(handle, xa.ctypes.data_as(_float_p), xa.size, y.ctypes.data_as(_float_p), y.size)
+            # The fast path: a float32 ndarray of the right size; its buffer
+            # is refused by from_buffer if not C-contiguous or not writable.
+            try:
+                if type(x) is not np.ndarray or x.dtype is not _F32 or x.size != self._x_count:
+                    raise TypeError
+                xb = _CF.from_buffer(x)
+            except (TypeError, ValueError, BufferError):
+                xb = _CF.from_buffer(self._vector(x))
+            y = np.empty(self._y_count, _F32) if out is None else self._out(out)
+            status = _step(handle, xb, self._x_count, _CF.from_buffer(y), self._y_count)
             if status:
                 _raise(status)
             return y
         finally:
             self._busy.release()
+
+    def _vector(self, x):
+        """x as a fresh, writable float32 copy of input_size values (the slow path)."""
+        xa = np.array(_floats(x, "x", "Stream.step"), dtype=_F32, copy=True)
+        if xa.size != self._x_count:
+            raise SizeMismatchError(f"Stream.step: x has {xa.size} values, the model takes {self._x_count}")
+        return xa.reshape(-1)
+
+    def _out(self, out):
+        """`out` checked: a writable C-contiguous float32 ndarray of output_size."""
+        if not (type(out) is np.ndarray and out.dtype is _F32 and out.flags.c_contiguous and out.flags.writeable):
+            raise TypeError(f"Stream: out must be a writable C-contiguous float32 numpy array, got {_shown(out)}")
+        if out.size != self._y_count:
+            raise SizeMismatchError(f"Stream: out has {out.size} values, the model gives {self._y_count}")
+        return out
 
     def run(self, xs):
         """Steps over xs of shape (steps, input_size); returns (steps, output_size).
@@ -406,16 +450,17 @@ class Stream(_Closable):
         if status:
             _raise(status)
 
-    def step_token(self, token):
-        """One step of a token model; returns output_size floats."""
+    def step_token(self, token, out=None):
+        """One step of a token model; returns output_size floats (in `out`
+        if given, as for step)."""
         handle = self._enter("Stream.step_token")
         try:
             self._takes(True, "Stream.step_token")
-            t = _integer(token, "token", "Stream.step_token")
+            t = token if type(token) is int else _integer(token, "token", "Stream.step_token")
             if not 0 <= t < self._vocab:
                 raise OutOfRangeError(f"Stream.step_token: token {t} is outside the vocabulary [0, {self._vocab})")
-            y = np.empty(self._y_count, dtype=np.float32)
-            status = lib.recur_step_token(handle, t, y.ctypes.data_as(_float_p), y.size)
+            y = np.empty(self._y_count, _F32) if out is None else self._out(out)
+            status = _step_token(handle, t, _CF.from_buffer(y), self._y_count)
             if status:
                 _raise(status)
             return y
