@@ -52,3 +52,21 @@ def test_out_is_written_in_place_and_checked(model):
     b.close()
     with pytest.raises(recur.BadHandleError, match="closed"):
         b.step(x)
+
+
+def test_the_returned_array_is_new_and_writable_and_cached_views_follow_the_arrays(model):
+    a, b = model.stream(), model.stream()
+    x = np.linspace(-1, 1, 4, dtype=np.float32)
+    y1, y2 = b.step(x), b.step(x)
+    assert y1 is not y2 and y1.flags.writeable and y1.shape == (4,) and y1.dtype == np.float32
+    a.step(x), a.step(x)
+    # The same x array refilled in place, and a different one: each call reads what x holds now.
+    out = np.empty(4, dtype=np.float32)
+    for k in range(3):
+        x[:] = k * 0.1
+        other = np.full(4, k * 0.1, dtype=np.float32)
+        assert np.array_equal(a.step(x, out=out), b.step(other))
+    with pytest.raises(ValueError):
+        x.resize(8)  # the stream's view of x keeps numpy from moving its data
+    a.close()
+    x.resize(8)  # released on close

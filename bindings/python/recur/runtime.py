@@ -353,6 +353,9 @@ class Stream(_Closable):
         self._vocab = model.vocab_size
         self._snapshot_size = model.snapshot_size
         self._reserved = 0
+        # Stream.step's fast path: the last x and out arrays and views of their buffers.
+        self._x_array = self._x_view = self._y_array = self._y_view = None
+        self._y_type = _CF * self._y_count
 
     # Every call holds _busy; a second thread gets StreamBusyError.
     def _enter(self, where):
@@ -376,7 +379,11 @@ class Stream(_Closable):
     def step(self, x, out=None):
         """One time step: x has input_size floats; returns output_size
         floats, in `out` if given (a float32 array of output_size, written
-        in place and returned: no allocation per step)."""
+        in place and returned: no allocation per step).
+
+        The fastest call passes the same float32 arrays each time (fill x in
+        place, pass out=): the stream then keeps a view of each, which also
+        keeps numpy from reallocating them, until other arrays are passed."""
         if not self._busy.acquire(False):
             self._enter("Stream.step")  # StreamBusyError (or the lock, if it was just freed)
         handle = self._handle
@@ -386,16 +393,30 @@ class Stream(_Closable):
             self._busy.release()
             self._takes(False, "Stream.step")  # UnsupportedError for a token model
         try:
-            # The fast path: a float32 ndarray of the right size; its buffer
-            # is refused by from_buffer if not C-contiguous or not writable.
-            try:
-                if type(x) is not np.ndarray or x.dtype is not _F32 or x.size != self._x_count:
-                    raise TypeError
-                xb = _CF.from_buffer(x)
-            except (TypeError, ValueError, BufferError):
-                xb = _CF.from_buffer(self._vector(x))
-            y = np.empty(self._y_count, _F32) if out is None else self._out(out)
-            status = _step(handle, xb, self._x_count, _CF.from_buffer(y), self._y_count)
+            # x: the view of the last x when it is the same array; else a
+            # float32 ndarray of the right size gives its buffer directly
+            # (from_buffer refuses one not C-contiguous or not writable);
+            # anything else is converted.
+            if x is self._x_array and x.dtype is _F32 and x.size == self._x_count:
+                xb = self._x_view
+            else:
+                try:
+                    if type(x) is not np.ndarray or x.dtype is not _F32 or x.size != self._x_count:
+                        raise TypeError
+                    xb = _CF.from_buffer(x)
+                    self._x_array, self._x_view = x, xb
+                except (TypeError, ValueError, BufferError):
+                    xb = _CF.from_buffer(self._vector(x))
+            if out is None:
+                yb = self._y_type()
+                y = np.frombuffer(yb, _F32)
+            elif out is self._y_array and out.dtype is _F32 and out.size == self._y_count:
+                y, yb = out, self._y_view
+            else:
+                y = self._out(out)
+                yb = _CF.from_buffer(y)
+                self._y_array, self._y_view = y, yb
+            status = _step(handle, xb, self._x_count, yb, self._y_count)
             if status:
                 _raise(status)
             return y
@@ -556,6 +577,7 @@ class Stream(_Closable):
             return
         with busy:
             handle, self._handle = self._handle, None
+            self._x_array = self._x_view = self._y_array = self._y_view = None
         if handle is not None:
             lib.recur_stream_free(handle)
 
