@@ -354,9 +354,16 @@ test-python: venv lib
 $(OUT)/bench: bench/bench.c include/recur.h $(OUT)/lib/librecur.so
 	$(CC) -O3 -march=native -Wall -Wextra -std=c11 -Iinclude $< $(LDFLAGS_TEST) -o $@
 
+# Tables on this CPU's best tier and on AVX2, then a chart of both
+# (bench/results/bench.png; the CSVs beside it). BENCH_ROUNDS sets the rounds.
+BENCH_ROUNDS ?= 64
 bench: $(OUT)/bench venv
 	$(PY) bench/make_models.py $(OUT)/bench-models
-	$(OUT)/bench $(OUT)/bench-models
+	RESULTS_CSV=bench/results/bench-best.csv $(OUT)/bench $(OUT)/bench-models $(BENCH_ROUNDS)
+	@echo
+	RECUR_ISA=avx2 RESULTS_CSV=bench/results/bench-avx2.csv $(OUT)/bench $(OUT)/bench-models $(BENCH_ROUNDS)
+	@$(PY) -c "import matplotlib" 2>/dev/null || $(VENV)/bin/pip install -q matplotlib
+	$(PY) bench/chart.py bench/results/bench.png bench/results/bench-best.csv bench/results/bench-avx2.csv
 
 # Stream.step against a raw ctypes call of recur_step, interleaved in one run.
 bench-python: venv lib

@@ -1,10 +1,27 @@
-/* ns per recur_step for LSTM and GRU at (input, hidden) = (1,8), (16,64),
- * (128,256), (512,1024), against a plain C baseline in the same run (the
- * textbook loop: one dot product per gate row, expf/tanhf from libm, built
- * with -O3 -march=native). The machine is shared and noisy: read the
- * ratio column, and compare runs on one machine only.
+/* The streaming step measured against baselines in the same run, for LSTM
+ * and GRU (one layer, batch 1) at seven sizes (input, hidden):
  *
- *   bench MODEL_DIR      (models from bench/make_models.py; `make bench`)
+ *   recur step   recur_step, once per step
+ *   recur run    recur_run over 64 steps, per step
+ *   plain C      the textbook loop: one dot product per gate row, expf and
+ *                tanhf from libm (PyTorch semantics), -O3 -march=native
+ *   roof         one pass of fused multiply-adds over a packed copy of the
+ *                same weights ([x | h] contiguous, no activations): what
+ *                reading every weight once costs on this machine
+ *
+ * The plain C loop and the roof are compiled for this CPU (-march=native)
+ * whatever tier Recur runs (RECUR_ISA=avx2 lowers only Recur's).
+ *
+ * The machine is shared and noisy, so the contenders are interleaved: each
+ * round runs every contender for a slice of about 200 us, in a rotating
+ * order, and the tables give medians over the rounds with their p10-p90
+ * spread, and the ratios of medians. GB/s is weight bytes per step over
+ * time per step. A second table runs recur_step with the caller's stack at
+ * 64 offsets 16 bytes apart and gives max / min of the medians. With
+ * RESULTS_CSV set, every row is also written there (bench/chart.py draws
+ * it).
+ *
+ *   bench MODEL_DIR [ROUNDS]     (models from bench/make_models.py; `make bench`)
  */
 #define _POSIX_C_SOURCE 199309L
 #include <math.h>
@@ -15,6 +32,10 @@
 
 #include <recur.h>
 
+#define RUN_STEPS 64
+#define SLICE_NS 200e3
+#define CONTENDERS 4
+
 static double now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -23,7 +44,7 @@ static double now_ns(void) {
 
 static float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-/* The baseline: PyTorch semantics, row-by-row. */
+/* The plain C baseline: PyTorch semantics, row by row. */
 typedef struct { int gru, in, hid; float *wih, *whh, *bih, *bhh, *h, *c, *gx, *gh, *hn; } naive;
 
 static void naive_step(naive *n, const float *x) {
@@ -50,66 +71,209 @@ static void naive_step(naive *n, const float *x) {
     memcpy(n->h, n->hn, sizeof(float) * H);
 }
 
-static int load_naive(naive *n, const char *path, int gru, int in, int hid) {
+/* The roof: rows x (in + hid) packed weights, one fused pass, 16 rows at a time. */
+typedef struct { int rows, cols; float *w, *v, *out; } roof;
+
+typedef float v16 __attribute__((vector_size(64)));
+
+static void roof_step(roof *r) {
+    for (int b = 0; b < r->rows; b += 16) {
+        v16 acc0 = {0}, acc1 = {0};  /* two chains, as a tuned kernel would */
+        const float *w = r->w + (size_t)b * r->cols;
+        int k = 0;
+        for (; k + 1 < r->cols; k += 2) {
+            v16 w0, w1;
+            memcpy(&w0, w + (size_t)k * 16, sizeof w0);
+            memcpy(&w1, w + (size_t)(k + 1) * 16, sizeof w1);
+            acc0 += w0 * r->v[k];
+            acc1 += w1 * r->v[k + 1];
+        }
+        if (k < r->cols) {
+            v16 w0;
+            memcpy(&w0, w + (size_t)k * 16, sizeof w0);
+            acc0 += w0 * r->v[k];
+        }
+        acc0 += acc1;
+        memcpy(r->out + b, &acc0, sizeof acc0);
+    }
+    r->v[r->cols - 1] = r->out[0] * 1e-30f;  /* a dependency between steps, as in a cell */
+}
+
+typedef struct {
+    int gru, in, hid;
+    recur_stream *stream;
+    naive n;
+    roof rf;
+    float *x, *xs, *y, *ys;
+    long steps[CONTENDERS];  /* per slice */
+} subject;
+
+static void run_contender(subject *s, int c, long steps) {
+    switch (c) {
+    case 0:
+        for (long i = 0; i < steps; i++) recur_step(s->stream, s->x, s->in, s->y, s->hid);
+        break;
+    case 1:
+        for (long i = 0; i < steps; i += RUN_STEPS)
+            recur_run(s->stream, RUN_STEPS, s->xs, (size_t)RUN_STEPS * s->in, s->ys, (size_t)RUN_STEPS * s->hid);
+        break;
+    case 2:
+        for (long i = 0; i < steps; i++) naive_step(&s->n, s->x);
+        break;
+    default:
+        for (long i = 0; i < steps; i++) roof_step(&s->rf);
+    }
+}
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median, p10 and p90 of n values (sorted in place). */
+static void stats(double *v, int n, double *med, double *p10, double *p90) {
+    qsort(v, (size_t)n, sizeof *v, cmp);
+    *med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    *p10 = v[n / 10];
+    *p90 = v[(n * 9) / 10];
+}
+
+static int load(subject *s, const char *dir, int gru, int in, int hid) {
+    char path[4096];
     int G = gru ? 3 : 4;
+    memset(s, 0, sizeof *s);
+    s->gru = gru, s->in = in, s->hid = hid;
+    snprintf(path, sizeof path, "%s/%s_%d_%d.recur", dir, gru ? "gru" : "lstm", in, hid);
+    recur_model *model = NULL;
+    if (recur_model_load_file(path, &model) != RECUR_OK || recur_stream_create(model, &s->stream) != RECUR_OK) {
+        fprintf(stderr, "%s: %s\n", path, recur_last_error());
+        return 0;
+    }
+    recur_model_free(model);  /* the stream keeps it */
+    snprintf(path, sizeof path, "%s/%s_%d_%d.raw", dir, gru ? "gru" : "lstm", in, hid);
     size_t count = (size_t)G * hid * in + (size_t)G * hid * hid + 2 * (size_t)G * hid;
     float *w = malloc(count * sizeof(float));
     FILE *f = fopen(path, "rb");
-    if (!f || fread(w, sizeof(float), count, f) != count) { if (f) fclose(f); free(w); return 0; }
+    if (!f || fread(w, sizeof(float), count, f) != count) {
+        fprintf(stderr, "cannot read %s\n", path);
+        return 0;
+    }
     fclose(f);
-    n->gru = gru; n->in = in; n->hid = hid;
-    n->wih = w; n->whh = w + (size_t)G * hid * in; n->bih = n->whh + (size_t)G * hid * hid; n->bhh = n->bih + G * hid;
-    n->h = calloc(hid, sizeof(float)); n->c = calloc(hid, sizeof(float)); n->hn = calloc(hid, sizeof(float));
-    n->gx = calloc((size_t)G * hid, sizeof(float)); n->gh = calloc((size_t)G * hid, sizeof(float));
+    naive *n = &s->n;
+    n->gru = gru, n->in = in, n->hid = hid;
+    n->wih = w, n->whh = w + (size_t)G * hid * in, n->bih = n->whh + (size_t)G * hid * hid, n->bhh = n->bih + G * hid;
+    n->h = calloc(hid, sizeof(float)), n->c = calloc(hid, sizeof(float)), n->hn = calloc(hid, sizeof(float));
+    n->gx = calloc((size_t)G * hid, sizeof(float)), n->gh = calloc((size_t)G * hid, sizeof(float));
+    roof *r = &s->rf;
+    r->rows = (G * hid + 15) / 16 * 16, r->cols = in + hid + 1;
+    r->w = aligned_alloc(64, (size_t)r->rows * r->cols * sizeof(float) + 64);
+    for (size_t k = 0; k < (size_t)r->rows * r->cols; k++) r->w[k] = (float)(k % 97) * 1e-3f;
+    r->v = calloc(r->cols, sizeof(float)), r->out = calloc(r->rows, sizeof(float));
+    s->x = malloc(sizeof(float) * in), s->y = malloc(sizeof(float) * hid);
+    s->xs = malloc(sizeof(float) * in * RUN_STEPS), s->ys = malloc(sizeof(float) * hid * RUN_STEPS);
+    for (int k = 0; k < in * RUN_STEPS; k++) s->xs[k] = (float)((k * 37) % 17) / 17.0f - 0.5f;
+    memcpy(s->x, s->xs, sizeof(float) * in);
+    /* Slices of about SLICE_NS: calibrate each contender once. */
+    for (int c = 0; c < CONTENDERS; c++) {
+        long steps = RUN_STEPS;
+        double t0 = now_ns();
+        run_contender(s, c, steps);
+        double per = (now_ns() - t0) / steps;
+        steps = (long)(SLICE_NS / (per > 1 ? per : 1));
+        s->steps[c] = steps < RUN_STEPS ? RUN_STEPS : (steps + RUN_STEPS - 1) / RUN_STEPS * RUN_STEPS;
+    }
     return 1;
 }
 
-/* Steps for about `budget_ns`, best of `rounds`; returns ns per step. */
-#define TIME_IT(stmt, steps_per_round, rounds, out) do { \
-    double best_ = INFINITY; \
-    for (int r_ = 0; r_ < (rounds); r_++) { \
-        double t0_ = now_ns(); \
-        for (long s_ = 0; s_ < (steps_per_round); s_++) { stmt; } \
-        double per_ = (now_ns() - t0_) / (steps_per_round); \
-        if (per_ < best_) best_ = per_; \
-    } \
-    (out) = best_; \
-} while (0)
+static void release(subject *s) {
+    recur_stream_free(s->stream);
+    free(s->n.wih), free(s->n.h), free(s->n.c), free(s->n.hn), free(s->n.gx), free(s->n.gh);
+    free(s->rf.w), free(s->rf.v), free(s->rf.out);
+    free(s->x), free(s->y), free(s->xs), free(s->ys);
+}
+
+/* recur_step's time with the stack `depth` bytes deeper. */
+static double __attribute__((noinline)) at_depth(subject *s, int depth, long steps) {
+    volatile char pad[depth + 1];
+    pad[0] = 0;
+    double t0 = now_ns();
+    run_contender(s, 0, steps);
+    double per = (now_ns() - t0) / steps;
+    return per + pad[0];
+}
 
 int main(int argc, char **argv) {
-    if (argc < 2) { fprintf(stderr, "usage: %s MODEL_DIR\n", argv[0]); return 2; }
-    static const int sizes[][2] = {{1, 8}, {16, 64}, {128, 256}, {512, 1024}};
-    printf("Recur %s (%s tier): ns per step, batch 1, one layer (best of 7 rounds)\n\n", recur_version(), recur_isa());
-    printf("%-5s %6s %6s %10s %12s %12s %10s %10s\n", "cell", "input", "hidden", "weights", "recur ns",
-           "naive C ns", "speed-up", "GB/s");
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s MODEL_DIR [ROUNDS]\n", argv[0]);
+        return 2;
+    }
+    int rounds = argc > 2 ? atoi(argv[2]) : 64;
+    if (rounds < 10) rounds = 10;
+    static const int sizes[][2] = {{1, 8}, {1, 32}, {16, 64}, {64, 128}, {128, 256}, {256, 512}, {512, 1024}};
+    const int nsizes = (int)(sizeof sizes / sizeof *sizes);
+    const char *csv_path = getenv("RESULTS_CSV");
+    FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
+    if (csv) fprintf(csv, "isa,cell,input,hidden,weight_bytes,contender,median_ns,p10_ns,p90_ns\n");
+    static const char *names[CONTENDERS] = {"recur step", "recur run", "plain C", "roof"};
+
+    printf("Recur %s, %s tier: ns per step, batch 1, one layer; medians of %d interleaved rounds [p10-p90]\n\n",
+           recur_version(), recur_isa(), rounds);
+    printf("| cell | I,H | weights | recur step | recur run | plain C | roof | step/roof | step/C | run/step | GB/s |\n");
+    printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    double *t = malloc(sizeof(double) * rounds * CONTENDERS);
     for (int gru = 0; gru <= 1; gru++) {
-        for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
-            int in = sizes[s][0], hid = sizes[s][1], G = gru ? 3 : 4;
-            char path[4096], raw[4096];
-            snprintf(path, sizeof path, "%s/%s_%d_%d.recur", argv[1], gru ? "gru" : "lstm", in, hid);
-            snprintf(raw, sizeof raw, "%s/%s_%d_%d.raw", argv[1], gru ? "gru" : "lstm", in, hid);
-            recur_model *model = NULL;
-            recur_stream *stream = NULL;
-            if (recur_model_load_file(path, &model) != RECUR_OK || recur_stream_create(model, &stream) != RECUR_OK) {
-                fprintf(stderr, "%s: %s\n", path, recur_last_error());
-                return 1;
+        for (int k = 0; k < nsizes; k++) {
+            subject s;
+            if (!load(&s, argv[1], gru, sizes[k][0], sizes[k][1])) return 1;
+            int big = sizes[k][1] >= 512;
+            int n = big ? rounds / 4 : rounds;
+            for (int r = 0; r < n; r++) {
+                for (int j = 0; j < CONTENDERS; j++) {
+                    int c = (r + j) % CONTENDERS;  /* rotate the order */
+                    double t0 = now_ns();
+                    run_contender(&s, c, s.steps[c]);
+                    t[c * rounds + r] = (now_ns() - t0) / s.steps[c];
+                }
             }
-            naive n;
-            if (!load_naive(&n, raw, gru, in, hid)) { fprintf(stderr, "cannot read %s\n", raw); return 1; }
-            float *x = malloc(sizeof(float) * in), *y = malloc(sizeof(float) * hid);
-            for (int k = 0; k < in; k++) x[k] = (float)((k * 37) % 17) / 17.0f - 0.5f;
-            double bytes = 4.0 * G * hid * (in + hid + 2);
-            long steps = (long)(2e8 / (bytes + 2000));  /* ~0.05 s a round */
-            if (steps < 20) steps = 20;
-            double t_recur, t_naive;
-            TIME_IT(recur_step(stream, x, in, y, hid), steps, 7, t_recur);
-            TIME_IT(naive_step(&n, x), steps, 7, t_naive);
-            printf("%-5s %6d %6d %8.0fKB %12.1f %12.1f %9.1fx %10.1f\n", gru ? "gru" : "lstm", in, hid,
-                   bytes / 1024, t_recur, t_naive, t_naive / t_recur, bytes / t_recur);
-            free(x); free(y); free(n.wih); free(n.h); free(n.c); free(n.hn); free(n.gx); free(n.gh);
-            recur_stream_free(stream);
-            recur_model_free(model);
+            double med[CONTENDERS], lo[CONTENDERS], hi[CONTENDERS];
+            for (int c = 0; c < CONTENDERS; c++) stats(t + c * rounds, n, &med[c], &lo[c], &hi[c]);
+            double bytes = 4.0 * (gru ? 3 : 4) * sizes[k][1] * (sizes[k][0] + sizes[k][1] + 2);
+            char cells[CONTENDERS][64];
+            for (int c = 0; c < CONTENDERS; c++)
+                snprintf(cells[c], sizeof cells[c], "%.0f [%.0f-%.0f]", med[c], lo[c], hi[c]);
+            printf("| %s | %d,%d | %.0f KB | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.1f |\n", gru ? "gru" : "lstm",
+                   sizes[k][0], sizes[k][1], bytes / 1024, cells[0], cells[1], cells[2], cells[3], med[0] / med[3],
+                   med[0] / med[2], med[1] / med[0], bytes / med[0]);
+            if (csv)
+                for (int c = 0; c < CONTENDERS; c++)
+                    fprintf(csv, "%s,%s,%d,%d,%.0f,%s,%.2f,%.2f,%.2f\n", recur_isa(), gru ? "gru" : "lstm", sizes[k][0],
+                            sizes[k][1], bytes, names[c], med[c], lo[c], hi[c]);
+            release(&s);
         }
     }
+
+    printf("\nrecur_step with the caller's stack at 64 offsets, 16 bytes apart (medians of %d rounds each)\n\n",
+           rounds / 4);
+    printf("| cell | I,H | fastest offset ns | slowest offset ns | max/min |\n| --- | --- | --- | --- | --- |\n");
+    for (int gru = 0; gru <= 1; gru++) {
+        for (int k = 0; k < 3; k++) {
+            subject s;
+            if (!load(&s, argv[1], gru, sizes[k][0], sizes[k][1])) return 1;
+            double best = INFINITY, worst = 0;
+            int n = rounds / 4;
+            for (int off = 0; off < 64; off++) {
+                for (int r = 0; r < n; r++) t[r] = at_depth(&s, off * 16, s.steps[0] / 4 + 1);
+                double med, lo, hi;
+                stats(t, n, &med, &lo, &hi);
+                if (med < best) best = med;
+                if (med > worst) worst = med;
+            }
+            printf("| %s | %d,%d | %.1f | %.1f | %.2f |\n", gru ? "gru" : "lstm", sizes[k][0], sizes[k][1], best, worst,
+                   worst / best);
+            release(&s);
+        }
+    }
+    free(t);
+    if (csv) fclose(csv);
     return 0;
 }

@@ -13,7 +13,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bindings" / "python"))
 import recur  # noqa: E402
 
-SIZES = [(1, 8), (16, 64), (128, 256), (512, 1024)]
+SIZES = [(1, 8), (1, 32), (16, 64), (64, 128), (128, 256), (256, 512), (512, 1024)]
 
 
 def main(out):
