@@ -23,11 +23,13 @@
 import PackageDescription
 
 /// A module's settings: `cpu` and `tune` for the tier modules. In those,
-/// LLVM must not turn copy loops into memcpy calls: the step path stays
-/// call-free.
+/// LLVM must not turn copy loops into memcpy calls, nor square roots into
+/// libm calls: the step path stays call-free.
 func tier(_ cpu: String?, tune: String? = nil, stepPath: Bool = false) -> [SwiftSetting] {
     var flags = ["-enforce-exclusivity=unchecked"]
-    if stepPath { flags += ["-Xllvm", "-disable-loop-idiom-all"] }
+    // -fno-math-errno: the stdlib's squareRoot (an inline C shim) compiles
+    // to sqrtss alone, without a call to libm's sqrtf to set errno.
+    if stepPath { flags += ["-Xllvm", "-disable-loop-idiom-all", "-Xcc", "-fno-math-errno"] }
     #if arch(x86_64)
     if let cpu { flags += ["-target-cpu", cpu] }
     if let tune { flags += ["-Xcc", "-mtune=" + tune] }  // scheduling only; IRGen takes it from clang

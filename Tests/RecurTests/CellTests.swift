@@ -9,7 +9,7 @@ import XCTest
 final class CellTests: XCTestCase {
     /// Both kinds of multiply-add (this test module is built for plain
     /// x86-64, where AVX2's fused one is libm's exact fmaf).
-    func testTanhAndSigmoidApproximations() {
+    func testTanhSigmoidAndExpApproximations() {
         approximations(Baseline.self)
         approximations(AVX2.self)
     }
@@ -26,6 +26,31 @@ final class CellTests: XCTestCase {
         }
         XCTAssertLessThan(worstTanh, 4e-7, "\(m)")
         XCTAssertLessThan(worstSigmoid, 3e-7, "\(m)")
+        // exp: relative error over [-87, 88], and its edges.
+        let es = (0..<17501).map { Float($0 - 8700) / 100 } + [-Float.infinity, -200, 200, .nan]
+        var e = [Float](repeating: 0, count: es.count)
+        expVector(m, es, &e, es.count)
+        var worstExp = 0.0
+        for (i, x) in es.enumerated().prefix(17501) {
+            worstExp = max(worstExp, abs(Double(e[i]) / Glibc.exp(Double(x)) - 1))
+        }
+        XCTAssertLessThan(worstExp, 3e-7, "\(m)")
+        XCTAssertLessThan(e[17501], 2e-38, "\(m): exp(-inf)")
+        XCTAssertEqual(e[17502], e[17501], "\(m): exp(-200) clamps")
+        XCTAssertTrue(e[17503].isFinite && e[17503] > 1e38, "\(m): exp(200) clamps to a finite float")
+        XCTAssertTrue(e[17504].isNaN, "\(m): NaN stays NaN")
+        // ln over [1, 1e8] (Softplus's range) and around 1.
+        let ls = (0..<20001).map { Float(Glibc.exp(Double($0) / 20000 * 18.5)) } + (0..<1000).map { 0.5 + Float($0) / 1000 }
+        var l = [Float](repeating: 0, count: ls.count)
+        logVector(m, ls, &l, ls.count)
+        var worstLog = 0.0
+        for (i, x) in ls.enumerated() {
+            worstLog = max(worstLog, abs(Double(l[i]) - Glibc.log(Double(x))) / max(1, abs(Glibc.log(Double(x)))))
+        }
+        XCTAssertLessThan(worstLog, 3e-7, "\(m)")
+        var nan = Float.nan, logNaN: Float = 0
+        logVector(m, &nan, &logNaN, 1)
+        XCTAssertTrue(logNaN.isNaN, "\(m): ln NaN")
     }
 
     struct Rng {

@@ -30,15 +30,14 @@ enum DenseLayer {
     @inlinable @inline(never)  // one call per layer; keeps the activations inlined inside
     static func step<M: MultiplyAdd>(_ m: M.Type, _ layer: UnsafePointer<LayerPlan>, _ model: UnsafeRawPointer,
                                      _ x: UnsafePointer<Float>, _ stream: UnsafeMutableRawPointer) -> UnsafePointer<Float> {
-        let plan = layer.pointee
-        let panels = (model + plan.weights).assumingMemoryBound(to: Vec.self)
-        let out = (stream + plan.output).assumingMemoryBound(to: Float.self)
-        let inputs = plan.inputSize
+        let panels = (model + layer.pointee.weights).assumingMemoryBound(to: Vec.self)
+        let out = (stream + layer.pointee.output).assumingMemoryBound(to: Float.self)
+        let inputs = layer.pointee.inputSize, activation = layer.pointee.activation
         var panel = panels
-        for b in 0..<blockCount(plan.outputSize) {
+        for b in 0..<blockCount(layer.pointee.outputSize) {
             var a = panel[0]
             accumulate1(m, &a, panel + 1, x, inputs)
-            a = apply(m, plan.activation, a)
+            a = apply(m, activation, a)
             UnsafeMutableRawPointer(out + b &* lanes).assumingMemoryBound(to: Vec.self).pointee = a
             panel += 1 &+ inputs
         }
@@ -46,26 +45,44 @@ enum DenseLayer {
     }
 }
 
-/// Softmax over the whole vector: exp(x − max x) / Σ exp(x − max x).
-/// (Generic over the tier only so that each tier gets its own copy.)
+/// Softmax over the whole vector: exp(x − max x) / Σ exp(x − max x), in
+/// vectors (expApprox), so a token model's step calls no libm.
 @usableFromInline
 enum SoftmaxLayer {
     @inlinable @inline(never)
-    static func step<M: MultiplyAdd>(_: M.Type, _ layer: UnsafePointer<LayerPlan>, _ x: UnsafePointer<Float>,
+    static func step<M: MultiplyAdd>(_ m: M.Type, _ layer: UnsafePointer<LayerPlan>, _ x: UnsafePointer<Float>,
                                      _ stream: UnsafeMutableRawPointer) -> UnsafePointer<Float> {
-        let plan = layer.pointee
-        let out = (stream + plan.output).assumingMemoryBound(to: Float.self)
-        let n = plan.outputSize
+        let out = (stream + layer.pointee.output).assumingMemoryBound(to: Float.self)
+        let n = layer.pointee.outputSize
         var top = -Float.infinity
-        for i in 0..<n { top = max(top, x[i]) }
-        var sum: Float = 0
-        for i in 0..<n {
-            let e = expf(x[i] - top)
-            out[i] = e
-            sum += e
+        var i = 0
+        while i < n {
+            top = max(top, x[i])
+            i &+= 1
         }
-        let scale = 1 / sum
-        for i in 0..<n { out[i] *= scale }
+        var sums = Vec()
+        i = 0
+        while i < n {
+            let count = min(lanes, n &- i)
+            var v = Vec(repeating: top)
+            if count == lanes {
+                v = UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self)
+            } else {
+                for j in 0..<count { v[j] = x[i &+ j] }
+            }
+            var e = expApprox(m, v - top)
+            if count < lanes { for j in count..<lanes { e[j] = 0 } }
+            UnsafeMutableRawPointer(out + i).storeBytes(of: e, as: Vec.self)
+            sums += e
+            i &+= lanes
+        }
+        let scale = Vec(repeating: 1 / sums.sum())
+        i = 0
+        while i < n {
+            let o = UnsafeMutableRawPointer(out + i)
+            o.storeBytes(of: o.load(as: Vec.self) * scale, as: Vec.self)
+            i &+= lanes
+        }
         return UnsafePointer(out)
     }
 }

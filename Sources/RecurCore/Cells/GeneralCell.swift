@@ -109,58 +109,59 @@ enum GeneralCell {
     @inlinable @inline(never)
     static func step<M: MultiplyAdd>(_ tier: M.Type, _ plan: UnsafePointer<CellPlan>, _ model: UnsafeRawPointer,
                                      _ x: UnsafePointer<Float>, _ stream: UnsafeMutableRawPointer) {
-        let p = plan.pointee
-        let hp = p.hiddenPadded, rows = p.kind.gates &* hp
+        // Fields through the pointer: a copy of the plan would be a memcpy per step.
+        let p = plan
+        let hp = p.pointee.hiddenPadded, rows = (p.pointee.kind == .lstm ? 4 : p.pointee.kind == .gru ? 3 : 1) &* hp
         let m = UnsafeMutableRawPointer(mutating: model)
-        let h = floats(stream, p.hState)
-        let gx = floats(stream, p.scratch), gh = gx + rows, extra = gh + rows
-        let wx = UnsafePointer(floats(m, p.wx)).withMemoryRebound(to: Vec.self, capacity: 1) { $0 }
-        let wh = UnsafePointer(floats(m, p.wh)).withMemoryRebound(to: Vec.self, capacity: 1) { $0 }
+        let h = floats(stream, p.pointee.hState)
+        let gx = floats(stream, p.pointee.scratch), gh = gx + rows, extra = gh + rows
+        let wx = UnsafePointer(floats(m, p.pointee.wx)).withMemoryRebound(to: Vec.self, capacity: 1) { $0 }
+        let wh = UnsafePointer(floats(m, p.pointee.wh)).withMemoryRebound(to: Vec.self, capacity: 1) { $0 }
         let all = 0..<(rows / lanes)
-        let blocks = p.blocks
-        matVec(tier, wx, columns: p.inputSize, blocks: all, x, gx, accumulate: false)
+        let blocks = hp / lanes
+        matVec(tier, wx, columns: p.pointee.inputSize, blocks: all, x, gx, accumulate: false)
 
-        switch p.kind {
+        switch p.pointee.kind {
         case .rnn:
-            matVec(tier, wh, columns: p.out, blocks: all, h, gx, accumulate: true)
-            for b in 0..<blocks { vec(h, b).pointee = apply(tier, p.f, clipped(tier, vec(gx, b).pointee, p.clip)) }
+            matVec(tier, wh, columns: p.pointee.out, blocks: all, h, gx, accumulate: true)
+            for b in 0..<blocks { vec(h, b).pointee = apply(tier, p.pointee.f, clipped(tier, vec(gx, b).pointee, p.pointee.clip)) }
 
         case .gru:
-            if p.resetBefore {
-                matVec(tier, wh, columns: p.out, blocks: 0..<(2 &* blocks), h, gh, accumulate: false)
+            if p.pointee.resetBefore {
+                matVec(tier, wh, columns: p.pointee.out, blocks: 0..<(2 &* blocks), h, gh, accumulate: false)
                 for b in 0..<blocks {
                     let rPre: Vec = vec(gx, b).pointee + vec(gh, b).pointee
-                    let r = apply(tier, p.f, clipped(tier, rPre, p.clip))
+                    let r = apply(tier, p.pointee.f, clipped(tier, rPre, p.pointee.clip))
                     vec(extra, b).pointee = r * vec(h, b).pointee
                 }
-                matVec(tier, wh, columns: p.out, blocks: (2 &* blocks)..<(3 &* blocks), extra, gh, accumulate: false)
+                matVec(tier, wh, columns: p.pointee.out, blocks: (2 &* blocks)..<(3 &* blocks), extra, gh, accumulate: false)
                 for b in 0..<blocks {
                     let zPre: Vec = vec(gx, blocks &+ b).pointee + vec(gh, blocks &+ b).pointee
                     let nPre: Vec = vec(gx, 2 &* blocks &+ b).pointee + vec(gh, 2 &* blocks &+ b).pointee
-                    let z = apply(tier, p.f, clipped(tier, zPre, p.clip))
-                    let n = apply(tier, p.g, clipped(tier, nPre, p.clip))
+                    let z = apply(tier, p.pointee.f, clipped(tier, zPre, p.pointee.clip))
+                    let n = apply(tier, p.pointee.g, clipped(tier, nPre, p.pointee.clip))
                     let previous: Vec = vec(h, b).pointee
                     vec(h, b).pointee = M.madd(n, z, previous - n)
                 }
             } else {
-                matVec(tier, wh, columns: p.out, blocks: all, h, gh, accumulate: false)
+                matVec(tier, wh, columns: p.pointee.out, blocks: all, h, gh, accumulate: false)
                 for b in 0..<blocks {
                     let rPre: Vec = vec(gx, b).pointee + vec(gh, b).pointee
                     let zPre: Vec = vec(gx, blocks &+ b).pointee + vec(gh, blocks &+ b).pointee
-                    let r = apply(tier, p.f, clipped(tier, rPre, p.clip))
-                    let z = apply(tier, p.f, clipped(tier, zPre, p.clip))
+                    let r = apply(tier, p.pointee.f, clipped(tier, rPre, p.pointee.clip))
+                    let z = apply(tier, p.pointee.f, clipped(tier, zPre, p.pointee.clip))
                     let nx: Vec = vec(gx, 2 &* blocks &+ b).pointee, nh: Vec = vec(gh, 2 &* blocks &+ b).pointee
-                    let n = apply(tier, p.g, clipped(tier, M.madd(nx, r, nh), p.clip))
+                    let n = apply(tier, p.pointee.g, clipped(tier, M.madd(nx, r, nh), p.pointee.clip))
                     let previous: Vec = vec(h, b).pointee
                     vec(h, b).pointee = M.madd(n, z, previous - n)
                 }
             }
 
         case .lstm:
-            matVec(tier, wh, columns: p.out, blocks: all, h, gx, accumulate: true)
-            let c = floats(stream, p.cState)
+            matVec(tier, wh, columns: p.pointee.out, blocks: all, h, gx, accumulate: true)
+            let c = floats(stream, p.pointee.cState)
             let zi = gx, zf = gx + hp, zg = gx + 2 &* hp, zo = gx + 3 &* hp
-            let peep = p.peephole != 0 ? UnsafePointer(floats(m, p.peephole)) : nil
+            let peep = p.pointee.peephole != 0 ? UnsafePointer(floats(m, p.pointee.peephole)) : nil
             if let peep {
                 for b in 0..<blocks {
                     let cv = vec(c, b).pointee
@@ -169,37 +170,37 @@ enum GeneralCell {
                     vec(zf, b).pointee = M.madd(vec(zf, b).pointee, pf, cv)
                 }
             }
-            let lnW = floats(m, p.lnWeight), lnB = floats(m, p.lnBias)
-            if p.lnWeight != 0 {
-                for k in 0..<3 { layerNorm(tier, gx + k &* hp, p.hidden, lnW + k &* hp, lnB + k &* hp) }
+            let lnW = floats(m, p.pointee.lnWeight), lnB = floats(m, p.pointee.lnBias)
+            if p.pointee.lnWeight != 0 {
+                for k in 0..<3 { layerNorm(tier, gx + k &* hp, p.pointee.hidden, lnW + k &* hp, lnB + k &* hp) }
             }
             for b in 0..<blocks {
-                var i = apply(tier, p.f, clipped(tier, vec(zi, b).pointee, p.clip))
-                var f = apply(tier, p.f, clipped(tier, vec(zf, b).pointee, p.clip))
-                let g = apply(tier, p.g, clipped(tier, vec(zg, b).pointee, p.clip))
-                switch p.coupling {
+                var i = apply(tier, p.pointee.f, clipped(tier, vec(zi, b).pointee, p.pointee.clip))
+                var f = apply(tier, p.pointee.f, clipped(tier, vec(zf, b).pointee, p.pointee.clip))
+                let g = apply(tier, p.pointee.g, clipped(tier, vec(zg, b).pointee, p.pointee.clip))
+                switch p.pointee.coupling {
                 case .none: break
                 case .inputFromForget: i = 1 - f
                 case .forgetFromInput: f = 1 - i
                 }
-                let cn = clipped(tier, f * vec(c, b).pointee + i * g, p.cellClip)
+                let cn = clipped(tier, f * vec(c, b).pointee + i * g, p.pointee.cellClip)
                 vec(c, b).pointee = cn
                 if let peep {
                     let po = load(peep, 2 &* hp &+ b &* lanes)
                     vec(zo, b).pointee = M.madd(vec(zo, b).pointee, po, cn)
                 }
             }
-            if p.lnWeight != 0 { layerNorm(tier, zo, p.hidden, lnW + 3 &* hp, lnB + 3 &* hp) }
-            let target = p.proj != 0 ? extra : h
+            if p.pointee.lnWeight != 0 { layerNorm(tier, zo, p.pointee.hidden, lnW + 3 &* hp, lnB + 3 &* hp) }
+            let target = p.pointee.proj != 0 ? extra : h
             for b in 0..<blocks {
-                let o = apply(tier, p.f, clipped(tier, vec(zo, b).pointee, p.clip))
-                vec(target, b).pointee = o * apply(tier, p.h, vec(c, b).pointee)
+                let o = apply(tier, p.pointee.f, clipped(tier, vec(zo, b).pointee, p.pointee.clip))
+                vec(target, b).pointee = o * apply(tier, p.pointee.h, vec(c, b).pointee)
             }
-            if p.proj != 0 {
-                let proj = UnsafePointer(floats(m, p.proj)).withMemoryRebound(to: Vec.self, capacity: 1) { $0 }
-                matVec(tier, proj, columns: p.hidden, blocks: 0..<(p.outPadded / lanes), extra, h, accumulate: false)
-                if p.projClip > 0 {
-                    for b in 0..<(p.outPadded / lanes) { vec(h, b).pointee = clipped(tier, vec(h, b).pointee, p.projClip) }
+            if p.pointee.proj != 0 {
+                let proj = UnsafePointer(floats(m, p.pointee.proj)).withMemoryRebound(to: Vec.self, capacity: 1) { $0 }
+                matVec(tier, proj, columns: p.pointee.hidden, blocks: 0..<(p.pointee.outPadded / lanes), extra, h, accumulate: false)
+                if p.pointee.projClip > 0 {
+                    for b in 0..<(p.pointee.outPadded / lanes) { vec(h, b).pointee = clipped(tier, vec(h, b).pointee, p.pointee.projClip) }
                 }
             }
         }

@@ -2,11 +2,10 @@
 import Glibc
 #endif
 
-// The ONNX activation set over 16 lanes. Everything but ELU and Softplus is
-// a few vector instructions; those two call libm per lane (no allocation, no
-// system call) since they are rare in recurrent models.
+// The ONNX activation set over 16 lanes, all in vector instructions: no
+// libm call on the step path.
 
-@inlinable @inline(__always)
+@inlinable @inline(always)
 func clamp(_ v: Vec, _ lo: Float, _ hi: Float) -> Vec {
     var r = v.replacing(with: hi, where: v .> hi)
     r.replace(with: lo, where: r .< lo)
@@ -16,10 +15,10 @@ func clamp(_ v: Vec, _ lo: Float, _ hi: Float) -> Vec {
 /// `v` clamped to ±limit when limit > 0. (Generic over the tier: the
 /// optimizer does not always inline it, and the copy it calls must be the
 /// tier's own.)
-@inlinable @inline(__always)
+@inlinable @inline(always)
 func clipped<M: MultiplyAdd>(_: M.Type, _ v: Vec, _ limit: Float) -> Vec { limit > 0 ? clamp(v, -limit, limit) : v }
 
-@inlinable @inline(__always)
+@inlinable @inline(always)
 func apply<M: MultiplyAdd>(_ m: M.Type, _ f: Function, _ x: Vec) -> Vec {
     switch f.kind {
     case .sigmoid: return sigmoidApprox(m, x)
@@ -35,16 +34,10 @@ func apply<M: MultiplyAdd>(_ m: M.Type, _ f: Function, _ x: Vec) -> Vec {
         let magnitude = x.replacing(with: -x, where: x .< 0)
         return x / (magnitude + 1)
     case .elu:
-        var r = x
-        for i in 0..<lanes where x[i] < 0 { r[i] = f.alpha * expm1f(x[i]) }
-        return r
+        return x.replacing(with: (expApprox(m, x) - 1) * f.alpha, where: x .< 0)
     case .softplus:
-        var r = x
-        for i in 0..<lanes {
-            let v = x[i]
-            r[i] = v > 20 ? v : log1pf(expf(v))
-        }
-        return r
+        // ln(1 + e^x); past 20, x itself (e^-20 is below float's precision at 20).
+        return logApprox(m, expApprox(m, x) + 1).replacing(with: x, where: x .> 20)
     }
 }
 
@@ -57,4 +50,17 @@ func copyVectors(_ to: UnsafeMutablePointer<Float>, _ from: UnsafePointer<Float>
         UnsafeMutableRawPointer(to + i).storeBytes(of: UnsafeRawPointer(from + i).load(as: Vec.self), as: Vec.self)
         i &+= lanes
     }
+}
+
+/// Copies `count` floats of x into the slot right before `h` (the fused
+/// cells' [x | h]) and returns the slot's start.
+@inlinable @inline(__always)
+func loadInput(_ x: UnsafePointer<Float>, before h: UnsafeMutablePointer<Float>, _ count: Int) -> UnsafePointer<Float> {
+    let slot = h.advanced(by: 0 &- count)
+    var i = 0
+    while i < count {
+        slot[i] = x[i]
+        i &+= 1
+    }
+    return UnsafePointer(slot)
 }
