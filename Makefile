@@ -354,14 +354,25 @@ test-python: venv lib
 $(OUT)/bench: bench/bench.c include/recur.h $(OUT)/lib/librecur.so
 	$(CC) -O3 -march=native -Wall -Wextra -std=c11 -Iinclude $< $(LDFLAGS_TEST) -o $@
 
+# With RTNEURAL_DIR (a checkout of RTNeural), RTNeural joins the contenders:
+# its compile-time API on its bundled Eigen, at its fastest on this CPU.
+RTNEURAL_FLAGS = -std=c++17 -O3 -march=native -DRTNEURAL_USE_EIGEN=1 -DRTNEURAL_DEFAULT_ALIGNMENT=32 \
+	-DEIGEN_STACK_ALLOCATION_LIMIT=0 -I$(RTNEURAL_DIR) -I$(RTNEURAL_DIR)/modules/Eigen -I$(RTNEURAL_DIR)/modules/json
+$(OUT)/bench-rtneural: bench/bench.c bench/rtneural.cpp bench/rtneural.h include/recur.h $(OUT)/lib/librecur.so
+	@test -f "$(RTNEURAL_DIR)/RTNeural/RTNeural.h" || { echo "RTNEURAL_DIR=$(RTNEURAL_DIR) is not an RTNeural checkout"; exit 1; }
+	$(CXX) $(RTNEURAL_FLAGS) -Ibench -c bench/rtneural.cpp -o $(OUT)/rtneural.o
+	$(CC) -O3 -march=native -Wall -Wextra -std=c11 -Iinclude -DRECUR_BENCH_RTNEURAL -Ibench -c bench/bench.c -o $(OUT)/bench-rtneural.o
+	$(CXX) $(OUT)/bench-rtneural.o $(OUT)/rtneural.o $(LDFLAGS_TEST) -o $@
+BENCH_BIN = $(if $(RTNEURAL_DIR),$(OUT)/bench-rtneural,$(OUT)/bench)
+
 # Tables on this CPU's best tier and on AVX2, then a chart of both
 # (bench/results/bench.png; the CSVs beside it). BENCH_ROUNDS sets the rounds.
 BENCH_ROUNDS ?= 64
-bench: $(OUT)/bench venv
+bench: $(BENCH_BIN) venv
 	$(PY) bench/make_models.py $(OUT)/bench-models
-	RESULTS_CSV=bench/results/bench-best.csv $(OUT)/bench $(OUT)/bench-models $(BENCH_ROUNDS)
+	RESULTS_CSV=bench/results/bench-best.csv $(BENCH_BIN) $(OUT)/bench-models $(BENCH_ROUNDS)
 	@echo
-	RECUR_ISA=avx2 RESULTS_CSV=bench/results/bench-avx2.csv $(OUT)/bench $(OUT)/bench-models $(BENCH_ROUNDS)
+	RECUR_ISA=avx2 RESULTS_CSV=bench/results/bench-avx2.csv $(BENCH_BIN) $(OUT)/bench-models $(BENCH_ROUNDS)
 	@$(PY) -c "import matplotlib" 2>/dev/null || $(VENV)/bin/pip install -q matplotlib
 	$(PY) bench/chart.py bench/results/bench.png bench/results/bench-best.csv bench/results/bench-avx2.csv
 

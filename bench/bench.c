@@ -3,11 +3,18 @@
  *
  *   recur step   recur_step, once per step
  *   recur run    recur_run over 64 steps, per step
+ *
+ * Every contender steps through the same 64 input rows and writes 64
+ * output rows, so that run/step compares the same work.
  *   plain C      the textbook loop: one dot product per gate row, expf and
  *                tanhf from libm (PyTorch semantics), -O3 -march=native
  *   roof         one pass of fused multiply-adds over a packed copy of the
  *                same weights ([x | h] contiguous, no activations): what
  *                reading every weight once costs on this machine
+ *   RTNeural     with RTNEURAL_DIR set at build time (`make bench
+ *                RTNEURAL_DIR=...`): its compile-time API, Eigen backend,
+ *                on the same weights (bench/rtneural.cpp); its outputs
+ *                must agree with Recur's within 1e-4 or the bench stops
  *
  * The plain C loop and the roof are compiled for this CPU (-march=native)
  * whatever tier Recur runs (RECUR_ISA=avx2 lowers only Recur's).
@@ -34,7 +41,12 @@
 
 #define RUN_STEPS 64
 #define SLICE_NS 200e3
+#ifdef RECUR_BENCH_RTNEURAL
+#include "rtneural.h"
+#define CONTENDERS 5
+#else
 #define CONTENDERS 4
+#endif
 
 static double now_ns(void) {
     struct timespec ts;
@@ -104,14 +116,19 @@ typedef struct {
     recur_stream *stream;
     naive n;
     roof rf;
+#ifdef RECUR_BENCH_RTNEURAL
+    rtn_layer *rtn;
+#endif
     float *x, *xs, *y, *ys;
     long steps[CONTENDERS];  /* per slice */
 } subject;
 
 static void run_contender(subject *s, int c, long steps) {
     switch (c) {
-    case 0:
-        for (long i = 0; i < steps; i++) recur_step(s->stream, s->x, s->in, s->y, s->hid);
+    case 0:  /* the same 64 input rows and output rows as recur_run */
+        for (long i = 0; i < steps; i += RUN_STEPS)
+            for (int t = 0; t < RUN_STEPS; t++)
+                recur_step(s->stream, s->xs + (size_t)t * s->in, s->in, s->ys + (size_t)t * s->hid, s->hid);
         break;
     case 1:
         for (long i = 0; i < steps; i += RUN_STEPS)
@@ -120,8 +137,13 @@ static void run_contender(subject *s, int c, long steps) {
     case 2:
         for (long i = 0; i < steps; i++) naive_step(&s->n, s->x);
         break;
-    default:
+    case 3:
         for (long i = 0; i < steps; i++) roof_step(&s->rf);
+        break;
+#ifdef RECUR_BENCH_RTNEURAL
+    default:
+        for (long i = 0; i < steps; i += RUN_STEPS) rtn_run(s->rtn, s->xs, s->ys, RUN_STEPS);
+#endif
     }
 }
 
@@ -173,6 +195,26 @@ static int load(subject *s, const char *dir, int gru, int in, int hid) {
     s->xs = malloc(sizeof(float) * in * RUN_STEPS), s->ys = malloc(sizeof(float) * hid * RUN_STEPS);
     for (int k = 0; k < in * RUN_STEPS; k++) s->xs[k] = (float)((k * 37) % 17) / 17.0f - 0.5f;
     memcpy(s->x, s->xs, sizeof(float) * in);
+#ifdef RECUR_BENCH_RTNEURAL
+    s->rtn = rtn_create(gru, in, hid, w);
+    if (!s->rtn) {
+        fprintf(stderr, "bench/rtneural.cpp has no layer of size %d,%d\n", in, hid);
+        return 0;
+    }
+    /* Same weights, same numbers: 64 steps from zero state, within 1e-4. */
+    float *mine = malloc(sizeof(float) * hid);
+    double worst = 0;
+    for (int t = 0; t < RUN_STEPS; t++) {
+        recur_step(s->stream, s->xs + (size_t)t * in, in, mine, hid);
+        rtn_run(s->rtn, s->xs + (size_t)t * in, s->y, 1);  /* one row */
+        for (int u = 0; u < hid; u++) worst = fmax(worst, fabs((double)mine[u] - s->y[u]));
+    }
+    free(mine);
+    if (!(worst <= 1e-4)) {
+        fprintf(stderr, "%s %d,%d: RTNeural and Recur differ by %g\n", gru ? "gru" : "lstm", in, hid, worst);
+        return 0;
+    }
+#endif
     /* Slices of about SLICE_NS: calibrate each contender once. */
     for (int c = 0; c < CONTENDERS; c++) {
         long steps = RUN_STEPS;
@@ -190,6 +232,9 @@ static void release(subject *s) {
     free(s->n.wih), free(s->n.h), free(s->n.c), free(s->n.hn), free(s->n.gx), free(s->n.gh);
     free(s->rf.w), free(s->rf.v), free(s->rf.out);
     free(s->x), free(s->y), free(s->xs), free(s->ys);
+#ifdef RECUR_BENCH_RTNEURAL
+    rtn_free(s->rtn);
+#endif
 }
 
 /* recur_step's time with the stack `depth` bytes deeper. */
@@ -214,12 +259,14 @@ int main(int argc, char **argv) {
     const char *csv_path = getenv("RESULTS_CSV");
     FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
     if (csv) fprintf(csv, "isa,cell,input,hidden,weight_bytes,contender,median_ns,p10_ns,p90_ns\n");
-    static const char *names[CONTENDERS] = {"recur step", "recur run", "plain C", "roof"};
+    static const char *names[] = {"recur step", "recur run", "plain C", "roof", "RTNeural"};
 
     printf("Recur %s, %s tier: ns per step, batch 1, one layer; medians of %d interleaved rounds [p10-p90]\n\n",
            recur_version(), recur_isa(), rounds);
-    printf("| cell | I,H | weights | recur step | recur run | plain C | roof | step/roof | step/C | run/step | GB/s |\n");
-    printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    int rtn = CONTENDERS > 4;
+    printf("| cell | I,H | weights | recur step | recur run | plain C | roof |%s step/roof | step/C | run/step |%s GB/s |\n",
+           rtn ? " RTNeural |" : "", rtn ? " step/RTNeural |" : "");
+    printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |%s --- |\n", rtn ? " --- | --- |" : "");
     double *t = malloc(sizeof(double) * rounds * CONTENDERS);
     for (int gru = 0; gru <= 1; gru++) {
         for (int k = 0; k < nsizes; k++) {
@@ -241,9 +288,12 @@ int main(int argc, char **argv) {
             char cells[CONTENDERS][64];
             for (int c = 0; c < CONTENDERS; c++)
                 snprintf(cells[c], sizeof cells[c], "%.0f [%.0f-%.0f]", med[c], lo[c], hi[c]);
-            printf("| %s | %d,%d | %.0f KB | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.1f |\n", gru ? "gru" : "lstm",
-                   sizes[k][0], sizes[k][1], bytes / 1024, cells[0], cells[1], cells[2], cells[3], med[0] / med[3],
-                   med[0] / med[2], med[1] / med[0], bytes / med[0]);
+            printf("| %s | %d,%d | %.0f KB | %s | %s | %s | %s |", gru ? "gru" : "lstm", sizes[k][0], sizes[k][1],
+                   bytes / 1024, cells[0], cells[1], cells[2], cells[3]);
+            if (rtn) printf(" %s |", cells[CONTENDERS - 1]);
+            printf(" %.2f | %.2f | %.2f |", med[0] / med[3], med[0] / med[2], med[1] / med[0]);
+            if (rtn) printf(" %.2f |", med[0] / med[CONTENDERS - 1]);
+            printf(" %.1f |\n", bytes / med[0]);
             if (csv)
                 for (int c = 0; c < CONTENDERS; c++)
                     fprintf(csv, "%s,%s,%d,%d,%.0f,%s,%.2f,%.2f,%.2f\n", recur_isa(), gru ? "gru" : "lstm", sizes[k][0],
@@ -262,7 +312,8 @@ int main(int argc, char **argv) {
             double best = INFINITY, worst = 0;
             int n = rounds / 4;
             for (int off = 0; off < 64; off++) {
-                for (int r = 0; r < n; r++) t[r] = at_depth(&s, off * 16, s.steps[0] / 4 + 1);
+                long steps = (s.steps[0] / 4 + RUN_STEPS - 1) / RUN_STEPS * RUN_STEPS;  /* whole passes over the rows */
+                for (int r = 0; r < n; r++) t[r] = at_depth(&s, off * 16, steps);
                 double med, lo, hi;
                 stats(t, n, &med, &lo, &hi);
                 if (med < best) best = med;

@@ -251,6 +251,9 @@ func planCell(_ c: CellDescription, backwards: Bool, _ arena: inout Layout, _ st
     p.f = c.f
     p.g = c.g
     p.h = c.h
+    // The fused kernels read one contiguous [x | h]: a slot for x right
+    // before h (x is copied in at each step; h stays 64-byte aligned).
+    if p.fused { _ = try state.floats(blockCount(c.inputSize) * lanes) }
     p.hState = try state.floats(p.outPadded)
     if c.kind == .lstm { p.cState = try state.floats(p.hiddenPadded) }
     if backwards {

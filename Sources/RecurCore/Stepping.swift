@@ -53,8 +53,9 @@ extension Stream {
         for i in 0..<model.header.pointee.outputSize { y[i] = from[i] }
     }
 
-    /// One step (see `step(_:_:)`) with tier `m`.
-    @inlinable
+    /// One step (see `step(_:_:)`) with tier `m`. `run` calls the same
+    /// function for each step, so both execute the same code.
+    @inlinable @inline(never)
     public func step<M: MultiplyAdd>(_ m: M.Type, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         copyOut(forward(m, from: 0, x), y)
     }
@@ -79,7 +80,7 @@ extension Stream {
         let inputs = header.pointee.inputSize, outputs = header.pointee.outputSize, width = header.pointee.maxWidth
         if header.pointee.firstSequenceLayer < 0 {
             // In place is safe: step t writes only floats that steps <= t read.
-            for t in 0..<steps { copyOut(forward(m, from: 0, xs + t &* inputs), ys + t &* outputs) }
+            for t in 0..<steps { step(m, xs + t &* inputs, ys + t &* outputs) }
         } else if xs == UnsafePointer(ys) {
             // Sequence mode reads every input more than once: copy them aside.
             let buffer = self.header.pointee.sequence!

@@ -8,7 +8,7 @@
 /// Panel per 16-unit block: 4 bias vectors (b_ir + b_hr, b_iz + b_hz, b_in,
 /// b_hn), then input_size + hidden_size columns of 3 vectors (r, z, n).
 /// The n rows accumulate into separate x and h sums so r can scale the h sum.
-/// State per stream: h and h' (scratch).
+/// State per stream: a slot for x right before h, h, and h' (scratch).
 @usableFromInline
 enum GRUCell {
     @inlinable static var gates: Int { 3 }
@@ -33,23 +33,27 @@ enum GRUCell {
     @inlinable @inline(never)  // one call per layer; keeps the activations inlined inside
     static func step<M: MultiplyAdd>(_ m: M.Type, _ plan: UnsafePointer<CellPlan>, _ model: UnsafeRawPointer,
                                      _ x: UnsafePointer<Float>, _ stream: UnsafeMutableRawPointer) {
-        let cell = plan.pointee
-        let panels = (model + cell.fusedPanels).assumingMemoryBound(to: Vec.self)
-        let h = (stream + cell.hState).assumingMemoryBound(to: Float.self)
-        let hNext = (stream + cell.scratch).assumingMemoryBound(to: Float.self)
-        let inputs = cell.inputSize, hidden = cell.hidden
+        let panels = (model + plan.pointee.fusedPanels).assumingMemoryBound(to: Vec.self)
+        let h = (stream + plan.pointee.hState).assumingMemoryBound(to: Float.self)
+        let inputs = plan.pointee.inputSize, hidden = plan.pointee.hidden, blocks = plan.pointee.blocks
+        let xh = loadInput(x, before: h, inputs)
+        let hNext = blocks == 1 ? h : (stream + plan.pointee.scratch).assumingMemoryBound(to: Float.self)
         let panelVectors = biasVectors &+ (inputs &+ hidden) &* gates
         var panel = panels
-        for b in 0..<cell.blocks {
+        var b = 0
+        while b < blocks {
+            // r and z over [x | h] in one pass; n's x and h sums apart, so
+            // that r can scale the h sum.
             var r = panel[0], z = panel[1], nx = panel[2], nh = panel[3]
-            accumulate3(m, &r, &z, &nx, panel + biasVectors, x, inputs)
+            accumulate3(m, &r, &z, &nx, panel + biasVectors, xh, inputs)
             accumulate3(m, &r, &z, &nh, panel + (biasVectors &+ inputs &* gates), h, hidden)
             let previous = UnsafeRawPointer(h + b &* lanes).load(as: Vec.self)
             let n = tanhApprox(m, M.madd(nx, sigmoidApprox(m, r), nh))
             let next = M.madd(n, sigmoidApprox(m, z), previous - n)
             UnsafeMutableRawPointer(hNext + b &* lanes).assumingMemoryBound(to: Vec.self).pointee = next
             panel += panelVectors
+            b &+= 1
         }
-        copyVectors(h, hNext, cell.hiddenPadded)
+        if blocks > 1 { copyVectors(h, hNext, blocks &* lanes) }
     }
 }

@@ -6,7 +6,8 @@
 ///
 /// Panel per 16-unit block: 4 bias vectors (b_ih + b_hh for i, f, g, o), then
 /// input_size + hidden_size columns of 4 vectors (x columns first, then h).
-/// State per stream: h, c, and h' (scratch, written while h is still read).
+/// State per stream: a slot for x right before h, so that one pass over the
+/// columns reads [x | h]; h; c; and h' (scratch, written while h is still read).
 @usableFromInline
 enum LSTMCell {
     @inlinable static var gates: Int { 4 }
@@ -24,26 +25,29 @@ enum LSTMCell {
     @inlinable @inline(never)  // one call per layer; keeps the activations inlined inside
     static func step<M: MultiplyAdd>(_ m: M.Type, _ plan: UnsafePointer<CellPlan>, _ model: UnsafeRawPointer,
                                      _ x: UnsafePointer<Float>, _ stream: UnsafeMutableRawPointer) {
-        let cell = plan.pointee
-        let panels = (model + cell.fusedPanels).assumingMemoryBound(to: Vec.self)
-        let h = (stream + cell.hState).assumingMemoryBound(to: Float.self)
-        let c = (stream + cell.cState).assumingMemoryBound(to: Float.self)
-        let hNext = (stream + cell.scratch).assumingMemoryBound(to: Float.self)
-        let inputs = cell.inputSize, hidden = cell.hidden
-        let panelVectors = (1 &+ inputs &+ hidden) &* gates
+        let panels = (model + plan.pointee.fusedPanels).assumingMemoryBound(to: Vec.self)
+        let h = (stream + plan.pointee.hState).assumingMemoryBound(to: Float.self)
+        let c = (stream + plan.pointee.cState).assumingMemoryBound(to: Float.self)
+        let inputs = plan.pointee.inputSize, columns = inputs &+ plan.pointee.hidden, blocks = plan.pointee.blocks
+        let xh = loadInput(x, before: h, inputs)
+        // One block reads all of h before it writes any: h' goes straight
+        // to h. More blocks write h' aside while later blocks still read h.
+        let hNext = blocks == 1 ? h : (stream + plan.pointee.scratch).assumingMemoryBound(to: Float.self)
+        let panelVectors = (1 &+ columns) &* gates
         var panel = panels
-        for b in 0..<cell.blocks {
+        var b = 0
+        while b < blocks {
             var i = panel[0], f = panel[1], g = panel[2], o = panel[3]
-            accumulate4(m, &i, &f, &g, &o, panel + gates, x, inputs)
-            accumulate4(m, &i, &f, &g, &o, panel + gates &* (1 &+ inputs), h, hidden)
+            accumulate4(m, &i, &f, &g, &o, panel + gates, xh, columns)
             let cv = UnsafeMutableRawPointer(c + b &* lanes).assumingMemoryBound(to: Vec.self)
             let cell = sigmoidApprox(m, f) * cv.pointee + sigmoidApprox(m, i) * tanhApprox(m, g)
             cv.pointee = cell
             UnsafeMutableRawPointer(hNext + b &* lanes).assumingMemoryBound(to: Vec.self).pointee =
                 sigmoidApprox(m, o) * tanhApprox(m, cell)
             panel += panelVectors
+            b &+= 1
         }
-        copyVectors(h, hNext, cell.hiddenPadded)
+        if blocks > 1 { copyVectors(h, hNext, blocks &* lanes) }
     }
 }
 
