@@ -4,7 +4,8 @@
 #   make demo                 forecast the bundled sunspot series through the C API
 #   make test                 every test (Swift, C, Python, sanitizers, brief fuzzing)
 #   make fuzz                 fuzz each target for FUZZ_SECONDS (tests/fuzz/README.md)
-#   make bench                ns per step for LSTM and GRU at four sizes
+#   make bench                ns per step for LSTM and GRU at seven sizes against baselines
+#                             (RTNEURAL_DIR=checkout adds RTNeural)
 #   make install PREFIX=DIR   include/recur.h, lib/librecur.so, lib/librecur.a, lib/pkgconfig/recur.pc
 #
 # `make demo` and `make test` install what a fresh Debian 12 machine lacks:
@@ -350,29 +351,33 @@ test-python: venv lib
 	RECUR_LIBRARY=$(CURDIR)/$(OUT)/lib/librecur.so $(PY) -m pytest -q tests/python
 
 # ---- benchmarks ----------------------------------------------------------------
-# The plain-C baseline inside bench.c gets the strongest usual flags.
-$(OUT)/bench: bench/bench.c include/recur.h $(OUT)/lib/librecur.so
-	$(CC) -O3 -march=native -Wall -Wextra -std=c11 -Iinclude $< $(LDFLAGS_TEST) -o $@
-
+# The baselines inside bench.c (plain C, roof, RTNeural) are compiled for the
+# tier Recur runs on in each table: -march=native beside the best tier, and
+# -march=haswell (AVX2, FMA) beside RECUR_ISA=avx2, so that the AVX2 table
+# is what an AVX2 machine would show.
 # With RTNEURAL_DIR (a checkout of RTNeural), RTNeural joins the contenders:
-# its compile-time API on its bundled Eigen, at its fastest on this CPU.
-RTNEURAL_FLAGS = -std=c++17 -O3 -march=native -DRTNEURAL_USE_EIGEN=1 -DRTNEURAL_DEFAULT_ALIGNMENT=32 \
-	-DEIGEN_STACK_ALLOCATION_LIMIT=0 -I$(RTNEURAL_DIR) -I$(RTNEURAL_DIR)/modules/Eigen -I$(RTNEURAL_DIR)/modules/json
-$(OUT)/bench-rtneural: bench/bench.c bench/rtneural.cpp bench/rtneural.h include/recur.h $(OUT)/lib/librecur.so
-	@test -f "$(RTNEURAL_DIR)/RTNeural/RTNeural.h" || { echo "RTNEURAL_DIR=$(RTNEURAL_DIR) is not an RTNeural checkout"; exit 1; }
-	$(CXX) $(RTNEURAL_FLAGS) -Ibench -c bench/rtneural.cpp -o $(OUT)/rtneural.o
-	$(CC) -O3 -march=native -Wall -Wextra -std=c11 -Iinclude -DRECUR_BENCH_RTNEURAL -Ibench -c bench/bench.c -o $(OUT)/bench-rtneural.o
-	$(CXX) $(OUT)/bench-rtneural.o $(OUT)/rtneural.o $(LDFLAGS_TEST) -o $@
-BENCH_BIN = $(if $(RTNEURAL_DIR),$(OUT)/bench-rtneural,$(OUT)/bench)
+# its compile-time API on its bundled Eigen, at its fastest for the CPU.
+RTNEURAL_FLAGS = -std=c++17 -O3 -DRTNEURAL_USE_EIGEN=1 -DRTNEURAL_DEFAULT_ALIGNMENT=32 -DEIGEN_STACK_ALLOCATION_LIMIT=0 \
+	-I$(RTNEURAL_DIR) -I$(RTNEURAL_DIR)/modules/Eigen -I$(RTNEURAL_DIR)/modules/json
+BENCH_CFLAGS = -O3 -Wall -Wextra -std=c11 -Iinclude -Ibench
+$(OUT)/bench-%: bench/bench.c bench/rtneural.cpp bench/rtneural.h include/recur.h $(OUT)/lib/librecur.so
+	$(if $(RTNEURAL_DIR),@test -f "$(RTNEURAL_DIR)/RTNeural/RTNeural.h" || { echo "RTNEURAL_DIR=$(RTNEURAL_DIR) is not an RTNeural checkout"; exit 1; })
+	$(if $(RTNEURAL_DIR),$(CXX) $(RTNEURAL_FLAGS) -march=$* -Ibench -c bench/rtneural.cpp -o $(OUT)/rtneural-$*.o)
+	$(CC) $(BENCH_CFLAGS) -march=$* $(if $(RTNEURAL_DIR),-DRECUR_BENCH_RTNEURAL) -c bench/bench.c -o $(OUT)/bench-$*.o
+	$(if $(RTNEURAL_DIR),$(CXX),$(CC)) $(OUT)/bench-$*.o $(if $(RTNEURAL_DIR),$(OUT)/rtneural-$*.o) $(LDFLAGS_TEST) -o $@
 
 # Tables on this CPU's best tier and on AVX2, then a chart of both
-# (bench/results/bench.png; the CSVs beside it). BENCH_ROUNDS sets the rounds.
+# (bench/results/bench.png; the CSVs beside it). BENCH_ROUNDS sets the rounds;
+# RTNEURAL_DIR adds RTNeural. The binaries are rebuilt every time, since
+# RTNEURAL_DIR may differ from the last run.
 BENCH_ROUNDS ?= 64
-bench: $(BENCH_BIN) venv
+bench: venv
+	rm -f $(OUT)/bench-native $(OUT)/bench-haswell
+	$(MAKE) $(OUT)/bench-native $(OUT)/bench-haswell
 	$(PY) bench/make_models.py $(OUT)/bench-models
-	RESULTS_CSV=bench/results/bench-best.csv $(BENCH_BIN) $(OUT)/bench-models $(BENCH_ROUNDS)
+	RESULTS_CSV=bench/results/bench-best.csv $(OUT)/bench-native $(OUT)/bench-models $(BENCH_ROUNDS)
 	@echo
-	RECUR_ISA=avx2 RESULTS_CSV=bench/results/bench-avx2.csv $(BENCH_BIN) $(OUT)/bench-models $(BENCH_ROUNDS)
+	RECUR_ISA=avx2 RESULTS_CSV=bench/results/bench-avx2.csv $(OUT)/bench-haswell $(OUT)/bench-models $(BENCH_ROUNDS)
 	@$(PY) -c "import matplotlib" 2>/dev/null || $(VENV)/bin/pip install -q matplotlib
 	$(PY) bench/chart.py bench/results/bench.png bench/results/bench-best.csv bench/results/bench-avx2.csv
 

@@ -7,7 +7,7 @@
  * Every contender steps through the same 64 input rows and writes 64
  * output rows, so that run/step compares the same work.
  *   plain C      the textbook loop: one dot product per gate row, expf and
- *                tanhf from libm (PyTorch semantics), -O3 -march=native
+ *                tanhf from libm (PyTorch semantics), -O3
  *   roof         one pass of fused multiply-adds over a packed copy of the
  *                same weights ([x | h] contiguous, no activations): what
  *                reading every weight once costs on this machine
@@ -16,8 +16,9 @@
  *                on the same weights (bench/rtneural.cpp); its outputs
  *                must agree with Recur's within 1e-4 or the bench stops
  *
- * The plain C loop and the roof are compiled for this CPU (-march=native)
- * whatever tier Recur runs (RECUR_ISA=avx2 lowers only Recur's).
+ * The baselines are compiled for the CPU of the table: `make bench` runs a
+ * -march=native build beside Recur's best tier and a -march=haswell build
+ * beside RECUR_ISA=avx2.
  *
  * The machine is shared and noisy, so the contenders are interleaved: each
  * round runs every contender for a slice of about 200 us, in a rotating
@@ -83,29 +84,36 @@ static void naive_step(naive *n, const float *x) {
     memcpy(n->h, n->hn, sizeof(float) * H);
 }
 
-/* The roof: rows x (in + hid) packed weights, one fused pass, 16 rows at a time. */
+/* The roof: rows x (in + hid) packed weights, one fused pass, a vector of
+ * rows at a time (16 with AVX-512, 8 otherwise), four accumulator chains. */
 typedef struct { int rows, cols; float *w, *v, *out; } roof;
 
-typedef float v16 __attribute__((vector_size(64)));
+#ifdef __AVX512F__
+#define ROOF_LANES 16
+#else
+#define ROOF_LANES 8
+#endif
+typedef float vroof __attribute__((vector_size(ROOF_LANES * 4)));
+
+static vroof roof_load(const float *w, size_t column) {
+    vroof v;
+    memcpy(&v, w + column * ROOF_LANES, sizeof v);
+    return v;
+}
 
 static void roof_step(roof *r) {
-    for (int b = 0; b < r->rows; b += 16) {
-        v16 acc0 = {0}, acc1 = {0};  /* two chains, as a tuned kernel would */
+    for (int b = 0; b < r->rows; b += ROOF_LANES) {
+        vroof acc0 = {0}, acc1 = {0}, acc2 = {0}, acc3 = {0};
         const float *w = r->w + (size_t)b * r->cols;
         int k = 0;
-        for (; k + 1 < r->cols; k += 2) {
-            v16 w0, w1;
-            memcpy(&w0, w + (size_t)k * 16, sizeof w0);
-            memcpy(&w1, w + (size_t)(k + 1) * 16, sizeof w1);
-            acc0 += w0 * r->v[k];
-            acc1 += w1 * r->v[k + 1];
+        for (; k + 3 < r->cols; k += 4) {
+            acc0 += roof_load(w, k) * r->v[k];
+            acc1 += roof_load(w, k + 1) * r->v[k + 1];
+            acc2 += roof_load(w, k + 2) * r->v[k + 2];
+            acc3 += roof_load(w, k + 3) * r->v[k + 3];
         }
-        if (k < r->cols) {
-            v16 w0;
-            memcpy(&w0, w + (size_t)k * 16, sizeof w0);
-            acc0 += w0 * r->v[k];
-        }
-        acc0 += acc1;
+        for (; k < r->cols; k++) acc0 += roof_load(w, k) * r->v[k];
+        acc0 += (acc1 + acc2) + acc3;
         memcpy(r->out + b, &acc0, sizeof acc0);
     }
     r->v[r->cols - 1] = r->out[0] * 1e-30f;  /* a dependency between steps, as in a cell */
@@ -311,14 +319,23 @@ int main(int argc, char **argv) {
             if (!load(&s, argv[1], gru, sizes[k][0], sizes[k][1])) return 1;
             double best = INFINITY, worst = 0;
             int n = rounds / 4;
+            long steps = (s.steps[0] / 4 + RUN_STEPS - 1) / RUN_STEPS * RUN_STEPS;  /* whole passes over the rows */
+            /* Offsets interleaved within each round, as the contenders are
+             * above: a burst of noise lands on many offsets' rounds, not on
+             * all of one offset's. */
+            double *by = malloc(sizeof(double) * 64 * n);
+            for (int r = 0; r < n; r++)
+                for (int j = 0; j < 64; j++) {
+                    int off = (j + r * 7) % 64;
+                    by[off * n + r] = at_depth(&s, off * 16, steps);
+                }
             for (int off = 0; off < 64; off++) {
-                long steps = (s.steps[0] / 4 + RUN_STEPS - 1) / RUN_STEPS * RUN_STEPS;  /* whole passes over the rows */
-                for (int r = 0; r < n; r++) t[r] = at_depth(&s, off * 16, steps);
                 double med, lo, hi;
-                stats(t, n, &med, &lo, &hi);
+                stats(by + off * n, n, &med, &lo, &hi);
                 if (med < best) best = med;
                 if (med > worst) worst = med;
             }
+            free(by);
             printf("| %s | %d,%d | %.1f | %.1f | %.2f |\n", gru ? "gru" : "lstm", sizes[k][0], sizes[k][1], best, worst,
                    worst / best);
             release(&s);

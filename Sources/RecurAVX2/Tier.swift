@@ -7,6 +7,8 @@ import RecurCore
 public enum AVX2: MultiplyAdd {
     @inlinable @inline(__always)
     public static func madd(_ a: Vec, _ b: Vec, _ c: Vec) -> Vec { a.addingProduct(b, c) }
+    /// 16 ymm registers: two gates per pass (8 ymm accumulators).
+    @inlinable public static var gatesPerPass: Int { 2 }
 }
 
 public let avx2Kernels = Kernels(

@@ -7,6 +7,8 @@ import RecurCore
 public enum AVX512: MultiplyAdd {
     @inlinable @inline(__always)
     public static func madd(_ a: Vec, _ b: Vec, _ c: Vec) -> Vec { a.addingProduct(b, c) }
+    /// 32 zmm registers: all four gates, two columns at a time (16 accumulators).
+    @inlinable public static var gatesPerPass: Int { 4 }
 }
 
 public let avx512Kernels = Kernels(

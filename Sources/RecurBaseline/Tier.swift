@@ -8,6 +8,8 @@ import RecurCore
 public enum Baseline: MultiplyAdd {
     @inlinable @inline(__always)
     public static func madd(_ a: Vec, _ b: Vec, _ c: Vec) -> Vec { a + b * c }
+    /// 16 xmm registers: one gate per pass (8 xmm accumulators).
+    @inlinable public static var gatesPerPass: Int { 1 }
 }
 
 public let baselineKernels = Kernels(

@@ -35,67 +35,139 @@ func checkedSum(_ terms: Int...) throws(RecurError) -> Int {
 }
 
 /// Multiply-accumulate of `count` columns into `n` accumulators:
-/// acc[g] += panel[c * n + g] * column[c] for every c.
-@inlinable @inline(__always)
-func accumulate4<M: MultiplyAdd>(_: M.Type, _ a0: inout Vec, _ a1: inout Vec, _ a2: inout Vec, _ a3: inout Vec,
+/// acc[g] += panel[c * n + g] * column[c] for every c. Every gate's sum has
+/// the same order on every tier: the bias plus the even columns, plus
+/// (the odd columns), the last odd-count column going to the first sum.
+@inlinable @inline(always)
+func accumulate4<M: MultiplyAdd>(_ m: M.Type, _ a0: inout Vec, _ a1: inout Vec, _ a2: inout Vec, _ a3: inout Vec,
                  _ panel: UnsafePointer<Vec>, _ column: UnsafePointer<Float>, _ count: Int) {
+    if M.gatesPerPass >= 4 || !splitPasses(gates: 4, count) {
+        var q = panel
+        var c = 0
+        // Two columns per iteration into two accumulator sets: eight
+        // independent FMA chains hide the FMA latency.
+        var b0 = Vec(), b1 = Vec(), b2 = Vec(), b3 = Vec()
+        while c &+ 1 < count {
+            let x0 = Vec(repeating: column[c])
+            let x1 = Vec(repeating: column[c &+ 1])
+            a0 = M.madd(a0, q[0], x0)
+            a1 = M.madd(a1, q[1], x0)
+            a2 = M.madd(a2, q[2], x0)
+            a3 = M.madd(a3, q[3], x0)
+            b0 = M.madd(b0, q[4], x1)
+            b1 = M.madd(b1, q[5], x1)
+            b2 = M.madd(b2, q[6], x1)
+            b3 = M.madd(b3, q[7], x1)
+            q += 8
+            c &+= 2
+        }
+        if c < count {
+            let x0 = Vec(repeating: column[c])
+            a0 = M.madd(a0, q[0], x0)
+            a1 = M.madd(a1, q[1], x0)
+            a2 = M.madd(a2, q[2], x0)
+            a3 = M.madd(a3, q[3], x0)
+        }
+        a0 += b0; a1 += b1; a2 += b2; a3 += b3
+    } else if M.gatesPerPass == 2 {
+        accumulatePair(m, &a0, &a1, panel, stride: 4, column, count)
+        accumulatePair(m, &a2, &a3, panel + 2, stride: 4, column, count)
+    } else {
+        accumulateOne(m, &a0, panel, stride: 4, column, count)
+        accumulateOne(m, &a1, panel + 1, stride: 4, column, count)
+        accumulateOne(m, &a2, panel + 2, stride: 4, column, count)
+        accumulateOne(m, &a3, panel + 3, stride: 4, column, count)
+    }
+}
+
+@inlinable @inline(always)
+func accumulate3<M: MultiplyAdd>(_ m: M.Type, _ a0: inout Vec, _ a1: inout Vec, _ a2: inout Vec,
+                 _ panel: UnsafePointer<Vec>, _ column: UnsafePointer<Float>, _ count: Int) {
+    if M.gatesPerPass >= 3 || !splitPasses(gates: 3, count) {
+        var q = panel
+        var c = 0
+        var b0 = Vec(), b1 = Vec(), b2 = Vec()
+        while c &+ 1 < count {
+            let x0 = Vec(repeating: column[c])
+            let x1 = Vec(repeating: column[c &+ 1])
+            a0 = M.madd(a0, q[0], x0)
+            a1 = M.madd(a1, q[1], x0)
+            a2 = M.madd(a2, q[2], x0)
+            b0 = M.madd(b0, q[3], x1)
+            b1 = M.madd(b1, q[4], x1)
+            b2 = M.madd(b2, q[5], x1)
+            q += 6
+            c &+= 2
+        }
+        if c < count {
+            let x0 = Vec(repeating: column[c])
+            a0 = M.madd(a0, q[0], x0)
+            a1 = M.madd(a1, q[1], x0)
+            a2 = M.madd(a2, q[2], x0)
+        }
+        a0 += b0; a1 += b1; a2 += b2
+    } else if M.gatesPerPass == 2 {
+        accumulatePair(m, &a0, &a1, panel, stride: 3, column, count)
+        accumulateOne(m, &a2, panel + 2, stride: 3, column, count)
+    } else {
+        accumulateOne(m, &a0, panel, stride: 3, column, count)
+        accumulateOne(m, &a1, panel + 1, stride: 3, column, count)
+        accumulateOne(m, &a2, panel + 2, stride: 3, column, count)
+    }
+}
+
+/// Whether a tier with fewer registers splits a block's gates into passes:
+/// when the block's panel is small enough (48 KiB) to stay near L1. On
+/// larger panels, read from L2, L3 or memory, passes that each take every
+/// other pair of cache lines run slower than one pass that spills.
+@inlinable @inline(always)
+func splitPasses(gates: Int, _ columns: Int) -> Bool { columns &* gates &* 64 <= 49_152 }
+
+/// Two gates of a panel with `stride` gates per column, in the order of
+/// accumulate4: each pass reads whole 64-byte vectors, so the passes
+/// together read each cache line of the panel once.
+@inlinable @inline(always)
+func accumulatePair<M: MultiplyAdd>(_: M.Type, _ a0: inout Vec, _ a1: inout Vec, _ panel: UnsafePointer<Vec>,
+                                    stride: Int, _ column: UnsafePointer<Float>, _ count: Int) {
     var q = panel
     var c = 0
-    // Two columns per iteration into two accumulator sets: eight independent
-    // FMA chains hide the FMA latency.
-    var b0 = Vec(), b1 = Vec(), b2 = Vec(), b3 = Vec()
+    var b0 = Vec(), b1 = Vec()
     while c &+ 1 < count {
         let x0 = Vec(repeating: column[c])
         let x1 = Vec(repeating: column[c &+ 1])
         a0 = M.madd(a0, q[0], x0)
         a1 = M.madd(a1, q[1], x0)
-        a2 = M.madd(a2, q[2], x0)
-        a3 = M.madd(a3, q[3], x0)
-        b0 = M.madd(b0, q[4], x1)
-        b1 = M.madd(b1, q[5], x1)
-        b2 = M.madd(b2, q[6], x1)
-        b3 = M.madd(b3, q[7], x1)
-        q += 8
+        b0 = M.madd(b0, q[stride], x1)
+        b1 = M.madd(b1, q[stride &+ 1], x1)
+        q += 2 &* stride
         c &+= 2
     }
     if c < count {
         let x0 = Vec(repeating: column[c])
         a0 = M.madd(a0, q[0], x0)
         a1 = M.madd(a1, q[1], x0)
-        a2 = M.madd(a2, q[2], x0)
-        a3 = M.madd(a3, q[3], x0)
     }
-    a0 += b0; a1 += b1; a2 += b2; a3 += b3
+    a0 += b0; a1 += b1
 }
 
-@inlinable @inline(__always)
-func accumulate3<M: MultiplyAdd>(_: M.Type, _ a0: inout Vec, _ a1: inout Vec, _ a2: inout Vec,
-                 _ panel: UnsafePointer<Vec>, _ column: UnsafePointer<Float>, _ count: Int) {
+/// One gate, likewise.
+@inlinable @inline(always)
+func accumulateOne<M: MultiplyAdd>(_: M.Type, _ a0: inout Vec, _ panel: UnsafePointer<Vec>,
+                                   stride: Int, _ column: UnsafePointer<Float>, _ count: Int) {
     var q = panel
     var c = 0
-    var b0 = Vec(), b1 = Vec(), b2 = Vec()
+    var b0 = Vec()
     while c &+ 1 < count {
-        let x0 = Vec(repeating: column[c])
-        let x1 = Vec(repeating: column[c &+ 1])
-        a0 = M.madd(a0, q[0], x0)
-        a1 = M.madd(a1, q[1], x0)
-        a2 = M.madd(a2, q[2], x0)
-        b0 = M.madd(b0, q[3], x1)
-        b1 = M.madd(b1, q[4], x1)
-        b2 = M.madd(b2, q[5], x1)
-        q += 6
+        a0 = M.madd(a0, q[0], Vec(repeating: column[c]))
+        b0 = M.madd(b0, q[stride], Vec(repeating: column[c &+ 1]))
+        q += 2 &* stride
         c &+= 2
     }
-    if c < count {
-        let x0 = Vec(repeating: column[c])
-        a0 = M.madd(a0, q[0], x0)
-        a1 = M.madd(a1, q[1], x0)
-        a2 = M.madd(a2, q[2], x0)
-    }
-    a0 += b0; a1 += b1; a2 += b2
+    if c < count { a0 = M.madd(a0, q[0], Vec(repeating: column[c])) }
+    a0 += b0
 }
 
-@inlinable @inline(__always)
+@inlinable @inline(always)
 func accumulate1<M: MultiplyAdd>(_: M.Type, _ a0: inout Vec, _ panel: UnsafePointer<Vec>, _ column: UnsafePointer<Float>, _ count: Int) {
     var q = panel
     var c = 0

@@ -13,6 +13,13 @@
 public protocol MultiplyAdd {
     /// a + b * c
     static func madd(_ a: Vec, _ b: Vec, _ c: Vec) -> Vec
+    /// Gates a panel pass accumulates at once on small panels (Panels.swift):
+    /// as many as the tier's registers hold with two columns in flight, so
+    /// that nothing spills (a 16-lane vector is one zmm, two ymm or four xmm
+    /// registers).
+    /// Each gate's sum is formed in the same order whatever the passes, so
+    /// the FMA tiers agree bit for bit.
+    static var gatesPerPass: Int { get }
 }
 
 /// One tier's entry points into the step path (C function pointers, so a
