@@ -1,7 +1,9 @@
 """Draws bench.c's results (the CSV files RESULTS_CSV wrote, one per
-instruction-set tier) as one PNG: for LSTM and GRU, recur_step's time per
-step against the roof kernel and the plain C loop measured in the same run,
-by size, with the p10-p90 spread as error bars.
+instruction-set tier) as one PNG: for LSTM and GRU, by size, each
+contender's time per step divided by the roof kernel's in the same run
+(1 = reading every weight once at this machine's bandwidth; lower is
+faster), with the p10-p90 spread of the contender as error bars. RTNeural
+appears when the bench was built with RTNEURAL_DIR.
 
     python bench/chart.py OUT.png RESULTS.csv ...   (make bench)"""
 import csv
@@ -26,15 +28,20 @@ def main(out, paths):
                 if r["isa"] == tier and r["cell"] == cell:
                     series[r["contender"]].append(r)
             labels = [f'{r["input"]},{r["hidden"]}' for r in series["recur step"]]
-            for name, style in (("recur step", "o-"), ("recur run", "s--"), ("roof", "^:"), ("plain C", "x-.")):
+            roof = [float(r["median_ns"]) for r in series["roof"]]
+            for name, style in (("recur step", "o-"), ("recur run", "s--"), ("RTNeural", "D-"), ("plain C", "x-.")):
                 s = series[name]
-                med = [float(r["median_ns"]) for r in s]
-                err = [[m - float(r["p10_ns"]) for m, r in zip(med, s)], [float(r["p90_ns"]) - m for m, r in zip(med, s)]]
+                if not s:
+                    continue
+                med = [float(r["median_ns"]) / f for r, f in zip(s, roof)]
+                err = [[m - float(r["p10_ns"]) / f for m, r, f in zip(med, s, roof)],
+                       [float(r["p90_ns"]) / f - m for m, r, f in zip(med, s, roof)]]
                 ax.errorbar(range(len(s)), med, yerr=err, fmt=style, capsize=3, label=name)
+            ax.axhline(1.0, color="gray", linestyle=":", label="roof")
             ax.set_yscale("log")
             ax.set_xticks(range(len(labels)), labels)
             ax.set_xlabel("input, hidden")
-            ax.set_ylabel("ns per step (median, p10-p90)")
+            ax.set_ylabel("time per step / roof kernel's (median)")
             ax.set_title(f"{cell.upper()}, one layer, batch 1: {tier} tier")
             ax.grid(True, which="both", alpha=0.3)
             ax.legend()
