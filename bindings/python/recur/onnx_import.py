@@ -2,11 +2,16 @@
 torch.onnx and tf2onnx put around them) into recur layers.
 
     python -m recur convert model.onnx model.recur [--test-data DIR] [--bind NAME=FILE.pb]
+                                                   [--tolerance T | --no-verify]
 
 Recur runs a chain of layers over one sequence, batch 1 per stream. The
 converter follows the graph from its one sequence input, maps each node to a
 layer (or folds it into one), and refuses, naming the node and the reason,
-any op or attribute it cannot map. Nothing is dropped silently.
+any op or attribute it cannot map. Graph inputs that give recurrent nodes
+their initial_h / initial_c become state the host sets per stream
+(recur_stream_set_state). Then it verifies itself: onnxruntime and recur
+run the same random sequence and the largest difference must stay within
+the tolerance (docs/onnx.md).
 """
 import sys
 
@@ -29,6 +34,16 @@ class Seq:
 
 class Unknown:
     """A shape computation on a sequence (Shape, Gather of a shape, ...)."""
+
+
+class StateInput:
+    """A graph input that gives recurrent nodes their initial state: rows
+    [start, stop) of its first axis (one row per direction of each layer,
+    as torch.onnx exports h0 / c0 of shape [layers * directions, batch, H])."""
+
+    def __init__(self, name, rows, start=0, stop=None):
+        self.name, self.rows, self.start = name, rows, start
+        self.stop = rows if stop is None else stop
 
 
 class Filled:
@@ -91,11 +106,18 @@ class Converter:
         for name, array in (bind or {}).items():
             self.values[name] = np.asarray(array)
         inputs = [i for i in self.graph.input if i.name not in self.values]
-        if len(inputs) != 1:
-            names = ", ".join(i.name for i in inputs) or "none"
-            raise ConversionError(f"the graph needs exactly one sequence input without a value; it has: {names} "
-                                  "(bind constant inputs with --bind NAME=FILE.pb or --test-data DIR)")
+        if not inputs:
+            raise ConversionError("the graph has no input without a value: nothing to run on "
+                                  "(an input given by --bind or --test-data is a constant)")
+        # The first is the sequence; any other must be a recurrent node's
+        # initial state (checked where it is used).
         self.input = inputs[0]
+        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+        self.state_inputs = {}  # graph input name -> [(layer index, "h" | "c", start, stop, directions)]
+        for extra in inputs[1:]:
+            dims = [d.dim_value for d in extra.type.tensor_type.shape.dim]
+            self.values[extra.name] = StateInput(extra.name, dims[0] if dims and dims[0] > 0 else None)
+            self.state_inputs[extra.name] = []
         elem = self.input.type.tensor_type.elem_type
         tokens = elem in (onnx.TensorProto.INT64, onnx.TensorProto.INT32)
         dims = [d.dim_value for d in self.input.type.tensor_type.shape.dim]
@@ -108,6 +130,11 @@ class Converter:
         return f"node '{node.name or node.output[0]}' ({node.op_type})"
 
     def current(self, node, value):
+        if value.final and value.index != len(self.layers):
+            raise ConversionError(f"{self.where(node)}: it reads a final state (Y_h or Y_c of a {value.final} layer "
+                                  "before the last), not each step's output; recur runs layers on every step's "
+                                  "output (a head on the last step's h is the same head on every step: export "
+                                  "the head on the whole output sequence and read the last step)")
         if value.index != len(self.layers):
             raise ConversionError(f"{self.where(node)}: the graph branches; recur runs one chain of layers")
         if value.tokens:
@@ -166,6 +193,15 @@ class Converter:
                                   "final states are available with recur_stream_get_state")
         if not self.layers:
             raise ConversionError("the graph has no layer to convert")
+        for input_name, uses in self.state_inputs.items():
+            if not uses:
+                raise ConversionError(f"graph input '{input_name}' is used by no recurrent node as its initial "
+                                      "state; recur takes one sequence input (bind constants with --bind)")
+            for layer, kind, start, stop, _ in uses:
+                self.notes.append(f"graph input '{input_name}' rows {start}:{stop} are the initial {kind} of layer "
+                                  f"{layer}: set them per stream with recur_stream_set_state (Python: "
+                                  f"Stream.set_state({layer}, {kind}=...)); zero otherwise")
+        self.output_name, self.output_final = name, value.final
         return self.layers
 
     # ---- nodes ------------------------------------------------------------------
@@ -187,14 +223,24 @@ class Converter:
         if op == "ConstantOfShape" and isinstance(ins[0], Unknown):
             value = attrs.get("value")
             return [Filled(self.nh.to_array(value).reshape(-1)[0] if value is not None else 0.0)]
+        state = next((v for v in ins if isinstance(v, StateInput)), None)
+        if state is not None:  # (recurrent nodes took theirs above)
+            return [self.slice_state(node, op, ins, attrs, state)]
         filled = [v for v in ins if isinstance(v, Filled)]
         if filled and op in ("Unsqueeze", "Squeeze", "Reshape", "Transpose", "Slice", "Cast", "Identity", "Expand",
                              "Concat") and all(v.value == filled[0].value for v in filled) \
                 and all(isinstance(v, (Filled, np.ndarray, Unknown)) or v is None for v in ins):
             return [filled[0]]
+        seq = next((v for v in ins if isinstance(v, Seq)), None)
+        if seq is not None and ins[0] is seq and op in ("Reshape", "Squeeze", "Unsqueeze", "Expand") \
+                and any(isinstance(v, Unknown) for v in ins[1:]):
+            # A shape computed from the sequence (torch.onnx with a dynamic
+            # time axis): taken to keep each step's features; verified below.
+            self.notes.append(f"{self.where(node)}: its shape is computed at run time; taken to keep each step's "
+                              "features together")
+            return [seq]
         if any(isinstance(v, Unknown) for v in ins):
             return [Unknown() for _ in node.output]
-        seq = next((v for v in ins if isinstance(v, Seq)), None)
         if seq is None and consts:
             return self.fold(node, ins, attrs)
         if op == "Shape":
@@ -207,7 +253,7 @@ class Converter:
             if ins[0] is not seq:
                 raise ConversionError(f"{self.where(node)}: only the data input may be a sequence")
             return [seq]
-        if op == "Gather":
+        if op == "Gather" and not seq.final:
             if not seq.tokens or ins[1] is not seq or not isinstance(ins[0], np.ndarray):
                 raise ConversionError(f"{self.where(node)}: only an embedding lookup (constant table, token "
                                       "indices from the graph input) is supported")
@@ -259,13 +305,58 @@ class Converter:
             self.current(node, seq)
             if op == "LogSoftmax":
                 raise ConversionError(f"{self.where(node)}: LogSoftmax is not supported (Softmax is)")
-            if attrs.get("axis", -1) not in (-1, 2, 1) and attrs.get("axis", -1) is not None:
-                raise ConversionError(f"{self.where(node)}: softmax must run over the feature axis")
+            # The sequence is [T, B, F] or [B, T, F] with B = 1. Before opset
+            # 13, Softmax flattens from `axis` on (default 1): axis 1 or 2
+            # covers one step's features only in [T, 1, F].
+            axis = attrs.get("axis", -1 if self.opset >= 13 else 1)
+            if axis not in (-1, 2) and not (self.opset < 13 and axis == 1):
+                raise ConversionError(f"{self.where(node)}: softmax over axis {axis} (opset {self.opset}) does not run "
+                                      "over one step's features; recur's Softmax does (axis -1)")
+            if self.opset < 13 and axis == 1:
+                self.notes.append(f"{self.where(node)}: softmax from axis 1 (opset {self.opset}) is over one step's "
+                                  "features only for a [time, batch 1, features] sequence; verified below")
             return [self.push(writer.Softmax(seq.width, name=node.name))]
-        if op == "Concat" or op == "Slice":
-            raise ConversionError(f"{self.where(node)}: {op} on the sequence path is not supported "
-                                  "(only on constants and shapes)")
+        seqs = [v for v in ins if isinstance(v, Seq)]
+        if op == "Concat" and seqs and all(v.final for v in seqs):
+            # Final states of several layers stacked (Y_h / Y_c of a
+            # multi-layer nn.LSTM): the streams' state, not a step output.
+            return [Seq(None, -1, final="several layers'")]
+        if op in ("Slice", "Split", "Gather") and seq is not None and seq.final:
+            return [Seq(None, -1, final=seq.final) for _ in node.output]
+        if op in ("Slice", "Split", "Gather") and seq is not None:
+            raise ConversionError(f"{self.where(node)}: the sequence is cut into pieces ({op}); this is what an "
+                                  "exporter does when it unrolls the recurrence over a fixed number of steps "
+                                  "(torch.onnx.export(..., dynamo=True) does so for nn.RNN). recur needs an LSTM, GRU "
+                                  "or RNN node: export with dynamo=False, which emits them")
+        if op == "Concat":
+            raise ConversionError(f"{self.where(node)}: Concat on the sequence path is not supported (only on "
+                                  "constants, shapes and final states)")
         raise ConversionError(f"{self.where(node)}: op {op} is not supported")
+
+    def slice_state(self, node, op, ins, attrs, state):
+        """A state input through the ops exporters put between it and the
+        recurrent nodes: Identity, Squeeze, Unsqueeze, and Slice or Gather of
+        rows on axis 0."""
+        if ins[0] is not state:
+            raise ConversionError(f"{self.where(node)}: graph input '{state.name}' may only give recurrent nodes "
+                                  "their initial state")
+        if op in ("Identity", "Squeeze", "Unsqueeze", "Cast"):
+            return state
+        if op == "Slice":
+            starts, ends = self.const(node, node.input[1], "starts"), self.const(node, node.input[2], "ends")
+            axes = self.optional(node, 3)
+            steps = self.optional(node, 4)
+            if (axes is not None and list(axes.reshape(-1)) != [0]) or (steps is not None and int(steps.reshape(-1)[0]) != 1):
+                raise ConversionError(f"{self.where(node)}: graph input '{state.name}' may only be sliced on axis 0")
+            start, stop = int(starts.reshape(-1)[0]), int(ends.reshape(-1)[0])
+            stop = min(stop, state.stop - state.start) if stop >= 0 else (state.stop - state.start) + stop
+            return StateInput(state.name, state.rows, state.start + start, state.start + stop)
+        if op == "Gather" and attrs.get("axis", 0) == 0:
+            index = int(self.const(node, node.input[1], "the index").reshape(-1)[0])
+            return StateInput(state.name, state.rows, state.start + index, state.start + index + 1)
+        raise ConversionError(f"{self.where(node)}: graph input '{state.name}' goes through {op}; it may only give "
+                              "recurrent nodes their initial state (through Identity, Squeeze, Unsqueeze, Slice or "
+                              "Gather on axis 0)")
 
     def fold(self, node, ins, attrs):
         """Evaluates a node whose inputs are all constants, with onnxruntime's
@@ -319,8 +410,20 @@ class Converter:
                               "run sequences of that length")
         elif len(node.input) > 4 and node.input[4] and isinstance(self.values.get(node.input[4]), Seq):
             raise ConversionError(f"{self.where(node)}: sequence_lens must be a constant")
-        init_h = self.optional(node, 5, filled=True)
-        init_c = self.optional(node, 6, filled=True) if op == "LSTM" else None
+        def initial(i, kind):
+            if len(node.input) <= i or not node.input[i]:
+                return None
+            v = self.values.get(node.input[i])
+            if isinstance(v, StateInput):
+                if v.stop - v.start != D:
+                    raise ConversionError(f"{self.where(node)}: initial_{kind} takes rows {v.start}:{v.stop} of graph "
+                                          f"input '{v.name}', expected {D} (one per direction)")
+                self.state_inputs[v.name].append((len(self.layers), kind, v.start, v.stop, D))
+                return None
+            return self.optional(node, i, filled=True)
+
+        init_h = initial(5, "h")
+        init_c = initial(6, "c") if op == "LSTM" else None
         P = self.optional(node, 7) if op == "LSTM" else None
         clip = float(attrs.get("clip", 0.0))
         if op == "LSTM":
@@ -335,7 +438,8 @@ class Converter:
                 return None
             if isinstance(v, Filled):
                 return None if v.value == 0 else np.full(size, v.value, dtype=np.float32)
-            v = v.reshape(D, -1, size)[d]
+            # [D, B, H], or [B, D, H] with layout 1.
+            v = v.reshape(-1, D, size)[:, d] if attrs.get("layout", 0) else v.reshape(D, -1, size)[d]
             if not np.all(v == v[0]):
                 raise ConversionError(f"{self.where(node)}: {what} differs between batch entries; "
                                       "recur runs one sequence per stream (set per-stream state instead)")
@@ -384,10 +488,98 @@ def load_tensor(path):
     return t.name, numpy_helper.to_array(t)
 
 
-def convert(path, bind=None, test_data=None):
+def _time_axis(dims, steps):
+    """The time axis of a [T, B, F] or [B, T, F] input (B = 1), and how many
+    steps to feed: a fixed time axis keeps its length."""
+    d0, d1 = dims[0], dims[1]
+    if d0 > 1 and d1 in (0, 1):
+        return 0, d0
+    if d1 > 1 and d0 in (0, 1):
+        return 1, d1
+    if d0 == 0 and d1 == 1:
+        return 0, steps
+    if d1 == 0 and d0 == 1:
+        return 1, steps
+    return 0, steps  # both symbolic: time first, the ONNX default
+
+
+def verify(path, converter, layers, steps=300, tolerance=1e-4, seed=0):
+    """Runs onnxruntime on the ONNX model and recur on the converted layers
+    over the same random sequence (inputs of scale 3, so that gates
+    saturate; random initial states for state inputs) and returns the
+    largest absolute difference of the output. Raises ConversionError above
+    `tolerance`."""
+    import onnxruntime as ort
+
+    from . import runtime
+    rng = np.random.default_rng(seed)
+    model = runtime.Model(writer.dumps(layers))
+    feeds = {}
+    graph_input = converter.input
+    dims = [d.dim_value for d in graph_input.type.tensor_type.shape.dim]
+    tokens = model.vocab_size > 0
+    if len(dims) == 3 or (tokens and len(dims) == 2):
+        axis, steps = _time_axis(dims, steps)
+    elif len(dims) == 2 and not tokens:
+        axis, steps = 0, (dims[0] if dims[0] > 0 else steps)
+    else:
+        axis = 0
+    if tokens:
+        x = rng.integers(0, model.vocab_size, size=steps)
+        shape = [1, 1] if len(dims) == 2 else [1]
+        shape[axis] = steps
+        elem = graph_input.type.tensor_type.elem_type
+        feeds[graph_input.name] = x.reshape(shape).astype(np.int64 if elem == 7 else np.int32)
+    else:
+        x = (rng.normal(size=(steps, model.input_size)) * 3).astype(np.float32)
+        feeds[graph_input.name] = (x[:, None] if axis == 0 else x[None]) if len(dims) == 3 else x
+    stream = model.stream()
+    for name, uses in converter.state_inputs.items():
+        info = next(i for i in converter.graph.input if i.name == name)
+        sdims = [d.dim_value for d in info.type.tensor_type.shape.dim]
+        rows = sdims[0] if sdims and sdims[0] > 0 else max(stop for _, _, _, stop, _ in uses)
+        value = rng.uniform(-1, 1, size=(rows, 1, sdims[-1])).astype(np.float32)
+        feeds[name] = value
+        for layer, kind, start, stop, _ in uses:
+            rows_of_layer = value[start:stop, 0].reshape(-1)
+            h, c = stream.get_state(layer)
+            if kind == "h":
+                stream.set_state(layer, rows_of_layer, c)
+            else:
+                stream.set_state(layer, h, rows_of_layer)
+    try:
+        session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        names = [o.name for o in session.get_outputs()]
+        want = session.run([converter.output_name], feeds)[0]
+    except Exception as exc:  # onnxruntime's own errors have no common base
+        raise ConversionError(f"verification: onnxruntime {ort.__version__} cannot run the graph "
+                              f"({str(exc).strip().splitlines()[0][:300]}); convert with --no-verify to skip the "
+                              "check") from None
+    got = stream.run_tokens(x.astype(np.int32)) if tokens else stream.run(x)
+    if converter.output_final:
+        if converter.output_final != "forward":
+            return None, f"not verified: output '{converter.output_name}' is the final state of a " \
+                         f"{converter.output_final} layer"
+        got, want = got[-1:], want.reshape(1, -1)
+    else:
+        want = np.moveaxis(want, [i for i, n in enumerate(want.shape) if n == steps][0], 0).reshape(steps, -1) \
+            if steps in want.shape else want.reshape(steps, -1)
+    if want.shape != got.shape:
+        raise ConversionError(f"verification: onnxruntime gives output '{converter.output_name}' as {want.shape}, "
+                              f"recur {got.shape}")
+    err = float(np.abs(got.astype(np.float64) - want).max())
+    detail = f"verified over {steps} steps against onnxruntime {ort.__version__}: max abs difference {err:.2e}"
+    if not err <= tolerance:
+        raise ConversionError(f"{detail}, above the tolerance {tolerance:g}; the converted model does not compute "
+                              f"what the ONNX graph computes (outputs: {names})")
+    return err, detail
+
+
+def convert(path, bind=None, test_data=None, converter_out=None):
     """(layers, notes) for the ONNX model at `path`. `bind` maps graph input
     names to constant arrays; `test_data` is an ONNX test-data folder whose
-    input_N.pb files give the graph inputs N >= 1 (input_0 is the sequence)."""
+    input_N.pb files give the graph inputs N >= 1 (input_0 is the sequence).
+    `converter_out`, a list, receives the Converter (for verify)."""
     import os
 
     import onnx
@@ -400,7 +592,10 @@ def convert(path, bind=None, test_data=None):
             if k > 0 and os.path.exists(file):
                 bind[name] = load_tensor(file)[1]
     converter = Converter(model, bind)
-    return converter.convert(), converter.notes
+    layers = converter.convert()
+    if converter_out is not None:
+        converter_out.append(converter)
+    return layers, converter.notes
 
 
 def main(argv):
@@ -411,18 +606,38 @@ def main(argv):
     parser.add_argument("--test-data", help="ONNX test-data folder: input_N.pb (N >= 1) bind graph inputs N")
     parser.add_argument("--bind", action="append", default=[], metavar="NAME=FILE.pb",
                         help="give graph input NAME the value of a TensorProto file")
+    parser.add_argument("--tolerance", type=float, default=1e-4,
+                        help="largest absolute difference from onnxruntime accepted (default 1e-4)")
+    parser.add_argument("--steps", type=int, default=300, help="steps of the verification sequence (default 300)")
+    parser.add_argument("--no-verify", action="store_true", help="do not run onnxruntime against the result")
     args = parser.parse_args(argv)
     bind = {}
     for item in args.bind:
         name, _, file = item.partition("=")
         bind[name] = load_tensor(file)[1]
+    converters = []
     try:
-        layers, notes = convert(args.onnx_model, bind, args.test_data)
+        layers, notes = convert(args.onnx_model, bind, args.test_data, converters)
     except ConversionError as exc:
         print(f"recur convert: {args.onnx_model}: {exc}", file=sys.stderr)
         return 1
     for note in notes:
         print(f"recur convert: note: {note}", file=sys.stderr)
+    verified = "not verified (--no-verify)"
+    if not args.no_verify:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            print("recur convert: onnxruntime is not installed, so the result cannot be verified; install it "
+                  "(pip install onnxruntime) or pass --no-verify", file=sys.stderr)
+            return 1
+        try:
+            _, verified = verify(args.onnx_model, converters[0], layers, args.steps, args.tolerance)
+        except ConversionError as exc:
+            print(f"recur convert: {args.onnx_model}: {exc}", file=sys.stderr)
+            return 1
     size = writer.save(args.output, layers, producer=f"recur convert {args.onnx_model}")
-    print(f"{args.output}: {len(layers)} layers, {size} bytes")
+    from .cli import info
+    info(args.output, sys.stdout)
+    print(f"{args.output}: {len(layers)} layers, {size} bytes; {verified}")
     return 0
