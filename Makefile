@@ -2,6 +2,7 @@
 #
 #   make                      build out/lib/librecur.so and librecur.a
 #   make demo                 forecast the bundled sunspot series through the C API
+#   make demo-textgen         continue a prompt with the bundled language model, in C and Python
 #   make test                 every test (Swift, C, Python, sanitizers, brief fuzzing)
 #   make fuzz                 fuzz each target for FUZZ_SECONDS (tests/fuzz/README.md)
 #   make bench                ns per step for LSTM and GRU at seven sizes against baselines
@@ -50,7 +51,7 @@ export RECUR_TARGET_CPU RECUR_TUNE_CPU
 BUILD_FLAGS := RECUR_TARGET_CPU=$(RECUR_TARGET_CPU) RECUR_TUNE_CPU=$(RECUR_TUNE_CPU)
 MODELS := $(shell git ls-files "*.recur" 2>/dev/null)
 
-.PHONY: all lib deps venv variants hostile demo test test-swift test-asan test-c test-install test-tiers test-python \
+.PHONY: all lib deps venv variants hostile demo demo-textgen test test-swift test-asan test-c test-install test-tiers test-python \
         test-tsan test-fuzz fuzz bench bench-python install clean
 # (test-fuzz-TARGET and fuzz-TARGET are pattern rules, which make skips for
 # .PHONY targets.)
@@ -126,6 +127,20 @@ $(OUT)/forecast: examples/forecast/forecast.c include/recur.h $(OUT)/lib/librecu
 
 demo: $(OUT)/forecast
 	$(OUT)/forecast examples/forecast/sunspots.recur examples/forecast/sunspots.csv 1949
+
+# ---- text generation: the bundled character-level language model ----------------
+$(OUT)/textgen: examples/textgen/textgen.c examples/textgen/sampler.h include/recur.h $(OUT)/lib/librecur.so
+	$(CC) -O2 -Wall -Wextra -std=c11 -Iinclude $< $(LDFLAGS_TEST) -lm -o $@
+
+# The same prompt and seed in C and in Python, then the held-out bits per
+# character against the bigram baseline.
+TEXTGEN_ARGS = -p "And God said" -n 400 -t 0.7 -k 20 -s 1
+demo-textgen: $(OUT)/textgen venv
+	$(OUT)/textgen $(TEXTGEN_ARGS) examples/textgen/kjv.recur
+	@echo
+	RECUR_LIBRARY=$(CURDIR)/$(OUT)/lib/librecur.so $(PY) examples/textgen/textgen.py examples/textgen/kjv.recur $(TEXTGEN_ARGS)
+	@echo
+	RECUR_LIBRARY=$(CURDIR)/$(OUT)/lib/librecur.so $(PY) examples/textgen/bits.py
 
 # ---- tests -------------------------------------------------------------------
 test: test-swift test-asan test-tsan test-fuzz test-c test-install test-tiers test-python
@@ -237,6 +252,8 @@ $(OUT)/test_inspect: tests/c/test_inspect.c tests/c/check.h include/recur.h $(OU
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
 $(OUT)/test_no_syscalls: tests/c/test_no_syscalls.c tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
+$(OUT)/test_textgen: tests/c/test_textgen.c examples/textgen/sampler.h tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
+	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -lm -o $@
 
 # The status names for the C tests, generated from the header's enum.
 $(OUT)/gen/status_names.h: include/recur.h
@@ -249,8 +266,9 @@ HANDLE_MODELS := examples/forecast/sunspots.recur tests/fixtures/lstm_i64_h130.r
 
 # Every tracked model, plus one model per cell type and option (generated).
 test-c: $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/test_handles $(OUT)/test_loading $(OUT)/test_threads \
-        $(OUT)/test_no_syscalls $(OUT)/test_snapshots $(OUT)/test_inspect variants hostile
+        $(OUT)/test_no_syscalls $(OUT)/test_snapshots $(OUT)/test_inspect $(OUT)/test_textgen variants hostile
 	$(OUT)/test_api $(MODELS) $(OUT)/variants/*.recur
+	$(OUT)/test_textgen examples/textgen/kjv.recur
 	$(OUT)/test_snapshots $(MODELS) $(OUT)/variants/*.recur
 	$(OUT)/test_inspect $(OUT)/variants/lstm_peephole_clip.recur $(OUT)/variants/token_lm.recur
 	$(OUT)/test_no_syscalls $(MODELS) $(OUT)/variants/*.recur
