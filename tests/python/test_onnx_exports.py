@@ -35,8 +35,8 @@ class OutputOnly(torch.nn.Module):
         super().__init__()
         self.rnn = rnn
 
-    def forward(self, *args):
-        return self.rnn(*args)[0]
+    def forward(self, x, state=None):
+        return (self.rnn(x) if state is None else self.rnn(x, state))[0]
 
 
 def make(cls, layers, bidirectional, batch_first, seed=0):
@@ -90,9 +90,19 @@ def test_export_variant(tmp_path, variant):
             onnx_import.convert(str(path), converter_out=converters)
         return
     layers_, notes = onnx_import.convert(str(path), converter_out=converters)
-    err, detail = onnx_import.verify(str(path), converters[0], layers_, steps=LONG if dynamic else FIXED_STEPS)
-    assert err is not None and err <= 1e-4, detail
     steps = LONG if dynamic else FIXED_STEPS
+    try:
+        err, detail = onnx_import.verify(str(path), converters[0], layers_, steps=steps)
+    except onnx_import.ConversionError as exc:
+        # torch's dynamo exporter bakes the example's length into a Reshape
+        # for some wrapped modules: the graph itself then fails in
+        # onnxruntime at any other length. Verify at the example's length.
+        assert dynamic and dynamo and "cannot run the graph" in str(exc), exc
+        with pytest.raises(Exception, match="Reshape"):
+            feeds = {"x": sequence(LONG, bf).numpy()}
+            ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)
+        err, detail = onnx_import.verify(str(path), converters[0], layers_, steps=FIXED_STEPS)
+    assert err is not None and err <= 1e-4, detail
     x = sequence(steps, bf, seed=2)
     with torch.no_grad():
         want = rnn(x)[0].numpy().reshape(steps, -1)

@@ -552,9 +552,11 @@ def verify(path, converter, layers, steps=300, tolerance=1e-4, seed=0):
         names = [o.name for o in session.get_outputs()]
         want = session.run([converter.output_name], feeds)[0]
     except Exception as exc:  # onnxruntime's own errors have no common base
-        raise ConversionError(f"verification: onnxruntime {ort.__version__} cannot run the graph "
-                              f"({str(exc).strip().splitlines()[0][:300]}); convert with --no-verify to skip the "
-                              "check") from None
+        raise ConversionError(f"verification: onnxruntime {ort.__version__} cannot run the graph over {steps} "
+                              f"steps ({str(exc).strip().splitlines()[0][:300]}); an exporter may have fixed the "
+                              "length of its example input in a Reshape despite a dynamic time axis (torch.onnx's "
+                              "dynamo exporter does for some modules): verify at that length with --steps, or skip "
+                              "the check with --no-verify") from None
     got = stream.run_tokens(x.astype(np.int32)) if tokens else stream.run(x)
     if converter.output_final:
         if converter.output_final != "forward":
@@ -615,8 +617,17 @@ def main(argv):
     for item in args.bind:
         name, _, file = item.partition("=")
         bind[name] = load_tensor(file)[1]
+    import time
+    started = [time.monotonic()]
+
+    def stage(what):
+        """Progress on stderr for a terminal, once the run takes over a second."""
+        if sys.stderr.isatty() and time.monotonic() - started[0] > 1:
+            print(f"recur convert: {what}...", file=sys.stderr, flush=True)
+
     converters = []
     try:
+        stage("mapping the graph")
         layers, notes = convert(args.onnx_model, bind, args.test_data, converters)
     except ConversionError as exc:
         print(f"recur convert: {args.onnx_model}: {exc}", file=sys.stderr)
@@ -632,6 +643,7 @@ def main(argv):
                   "(pip install onnxruntime) or pass --no-verify", file=sys.stderr)
             return 1
         try:
+            stage(f"verifying against onnxruntime over {args.steps} steps")
             _, verified = verify(args.onnx_model, converters[0], layers, args.steps, args.tolerance)
         except ConversionError as exc:
             print(f"recur convert: {args.onnx_model}: {exc}", file=sys.stderr)
