@@ -47,20 +47,11 @@ struct Base {
     virtual void run(const float *x, float *y, long steps) = 0;
 };
 
-template <int I, int H>
-struct LSTM final : Base {
-    RTNeural::LSTMLayerT<float, I, H> layer;
+/* One RTNeural layer stepping over rows of inputs and outputs. */
+template <typename Layer, int I, int H>
+struct Stepper : Base {
+    Layer layer;
     Eigen::Matrix<float, I, 1> in;
-    explicit LSTM(const float *w) {
-        const std::vector<int> ifco{0, 1, 2, 3};  // PyTorch's i, f, g, o is Keras's i, f, c, o
-        const float *whh = w + (size_t)4 * H * I, *bih = whh + (size_t)4 * H * H, *bhh = bih + 4 * H;
-        layer.setWVals(keras(w, I, H, ifco));
-        layer.setUVals(keras(whh, H, H, ifco));
-        std::vector<float> b(4 * H);
-        for (int r = 0; r < 4 * H; r++) b[r] = bih[r] + bhh[r];
-        layer.setBVals(b);
-        layer.reset();
-    }
     void run(const float *xs, float *ys, long steps) override {
         for (long s = 0; s < steps; s++) {
             std::memcpy(in.data(), xs + s * I, sizeof(float) * I);
@@ -71,23 +62,28 @@ struct LSTM final : Base {
 };
 
 template <int I, int H>
-struct GRU final : Base {
-    RTNeural::GRULayerT<float, I, H> layer;
-    Eigen::Matrix<float, I, 1> in;
+struct LSTM final : Stepper<RTNeural::LSTMLayerT<float, I, H>, I, H> {
+    explicit LSTM(const float *w) {
+        const std::vector<int> ifco{0, 1, 2, 3};  // PyTorch's i, f, g, o is Keras's i, f, c, o
+        const float *whh = w + (size_t)4 * H * I, *bih = whh + (size_t)4 * H * H, *bhh = bih + 4 * H;
+        this->layer.setWVals(keras(w, I, H, ifco));
+        this->layer.setUVals(keras(whh, H, H, ifco));
+        std::vector<float> b(4 * H);
+        for (int r = 0; r < 4 * H; r++) b[r] = bih[r] + bhh[r];
+        this->layer.setBVals(b);
+        this->layer.reset();
+    }
+};
+
+template <int I, int H>
+struct GRU final : Stepper<RTNeural::GRULayerT<float, I, H>, I, H> {
     explicit GRU(const float *w) {
         const std::vector<int> zrh{1, 0, 2};  // PyTorch's r, z, n
         const float *whh = w + (size_t)3 * H * I, *bih = whh + (size_t)3 * H * H, *bhh = bih + 3 * H;
-        layer.setWVals(keras(w, I, H, zrh));
-        layer.setUVals(keras(whh, H, H, zrh));
-        layer.setBVals({reorder(bih, H, zrh), reorder(bhh, H, zrh)});
-        layer.reset();
-    }
-    void run(const float *xs, float *ys, long steps) override {
-        for (long s = 0; s < steps; s++) {
-            std::memcpy(in.data(), xs + s * I, sizeof(float) * I);
-            layer.forward(in);
-            std::memcpy(ys + s * H, layer.outs.data(), sizeof(float) * H);
-        }
+        this->layer.setWVals(keras(w, I, H, zrh));
+        this->layer.setUVals(keras(whh, H, H, zrh));
+        this->layer.setBVals({reorder(bih, H, zrh), reorder(bhh, H, zrh)});
+        this->layer.reset();
     }
 };
 
