@@ -130,7 +130,7 @@ demo: $(OUT)/forecast
 
 # ---- text generation: the bundled character-level language model ----------------
 $(OUT)/textgen: examples/textgen/textgen.c examples/textgen/sampler.h include/recur.h $(OUT)/lib/librecur.so
-	$(CC) -O2 -Wall -Wextra -std=c11 -Iinclude $< $(LDFLAGS_TEST) -lm -o $@
+	$(CC) -O2 -Wall -Wextra -std=c11 -Iinclude $< $(LDFLAGS_TEST) -o $@
 
 # The same prompt and seed in C and in Python, then the held-out bits per
 # character against the bigram baseline.
@@ -253,7 +253,7 @@ $(OUT)/test_inspect: tests/c/test_inspect.c tests/c/check.h include/recur.h $(OU
 $(OUT)/test_no_syscalls: tests/c/test_no_syscalls.c tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
 $(OUT)/test_textgen: tests/c/test_textgen.c examples/textgen/sampler.h tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
-	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -lm -o $@
+	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
 
 # The status names for the C tests, generated from the header's enum.
 $(OUT)/gen/status_names.h: include/recur.h
