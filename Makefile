@@ -5,7 +5,8 @@
 #   make demo-textgen         continue a prompt with the bundled language model, in C and Python
 #   make test                 every test (Swift, C, Python, sanitizers, brief fuzzing)
 #   make fuzz                 fuzz each target for FUZZ_SECONDS (tests/fuzz/README.md)
-#   make bench                ns per step for LSTM and GRU at seven sizes against baselines
+#   make bench                ns per step for LSTM and GRU at seven sizes against baselines;
+#                             many streams' GFLOP/s against one stream and the FMA peak
 #                             (RTNEURAL_DIR=checkout adds RTNeural)
 #   make install PREFIX=DIR   include/recur.h, lib/librecur.so, lib/librecur.a, lib/pkgconfig/recur.pc
 #
@@ -171,6 +172,8 @@ test-asan: variants hostile $(OUT)/gen/status_names.h | deps
 	$(ASAN_RUN) $(OUT)/test_loading_asan $(OUT)/hostile $(OUT)/variants $(LOADING_MODELS)
 	$(SAN_CC) -fsanitize=address $(UBSAN) -DNO_ALLOC_COUNTER tests/c/test_snapshots.c $(ASAN_LIB) -llz4 -o $(OUT)/test_snapshots_asan
 	$(ASAN_RUN) $(OUT)/test_snapshots_asan $(MODELS) $(OUT)/variants/*.recur
+	$(SAN_CC) -fsanitize=address $(UBSAN) -DNO_ALLOC_COUNTER tests/c/test_step_streams.c $(ASAN_LIB) -o $(OUT)/test_step_streams_asan
+	$(ASAN_RUN) $(OUT)/test_step_streams_asan $(MODELS) $(OUT)/variants/*.recur
 
 # The threading contract under ThreadSanitizer (tests/c/test_threads.c):
 # streams of one model stepped on several threads while another thread loads
@@ -248,6 +251,8 @@ $(OUT)/test_threads: tests/c/test_threads.c tests/c/check.h include/recur.h $(OU
 	$(CC) $(CFLAGS_TEST) -pthread $< $(LDFLAGS_TEST) -o $@
 $(OUT)/test_snapshots: tests/c/test_snapshots.c tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -llz4 -o $@
+$(OUT)/test_step_streams: tests/c/test_step_streams.c tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
+	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
 $(OUT)/test_inspect: tests/c/test_inspect.c tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
 $(OUT)/test_no_syscalls: tests/c/test_no_syscalls.c tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
@@ -266,8 +271,10 @@ HANDLE_MODELS := examples/forecast/sunspots.recur tests/fixtures/lstm_i64_h130.r
 
 # Every tracked model, plus one model per cell type and option (generated).
 test-c: $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/test_handles $(OUT)/test_loading $(OUT)/test_threads \
-        $(OUT)/test_no_syscalls $(OUT)/test_snapshots $(OUT)/test_inspect $(OUT)/test_textgen variants hostile
+        $(OUT)/test_no_syscalls $(OUT)/test_snapshots $(OUT)/test_step_streams $(OUT)/test_inspect $(OUT)/test_textgen \
+        variants hostile
 	$(OUT)/test_api $(MODELS) $(OUT)/variants/*.recur
+	$(OUT)/test_step_streams $(MODELS) $(OUT)/variants/*.recur
 	$(OUT)/test_textgen examples/textgen/kjv.recur
 	$(OUT)/test_snapshots $(MODELS) $(OUT)/variants/*.recur
 	$(OUT)/test_inspect $(OUT)/variants/lstm_peephole_clip.recur $(OUT)/variants/token_lm.recur
@@ -354,11 +361,14 @@ test-install: lib $(OUT)/gen/status_names.h
 QEMU_MODELS = $(MODELS) $$(ls $(OUT)/variants/*.recur | grep -v -e big_stream -e /deep)
 $(OUT)/tier_outputs: tests/c/tier_outputs.c include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
-test-tiers: $(OUT)/tier_outputs $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/test_handles variants test-install
+test-tiers: $(OUT)/tier_outputs $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/test_handles $(OUT)/test_step_streams \
+            variants test-install
 	$(PY) tests/isa/check_disassembly.py $(OUT)/lib/librecur.so
 	$(PY) tests/isa/compare_tiers.py $(OUT)/tier_outputs $(MODELS) $(OUT)/variants/*.recur
 	RECUR_ISA=avx2 RECUR_EXPECT_ISA=avx2 $(OUT)/test_api $(MODELS) $(OUT)/variants/*.recur
 	RECUR_ISA=baseline RECUR_EXPECT_ISA=baseline $(OUT)/test_api $(MODELS) $(OUT)/variants/*.recur
+	RECUR_ISA=avx2 $(OUT)/test_step_streams $(MODELS) $(OUT)/variants/*.recur
+	RECUR_ISA=baseline $(OUT)/test_step_streams $(MODELS) $(OUT)/variants/*.recur
 	RECUR_EXPECT_ISA=avx2 qemu-x86_64 -cpu Haswell $(OUT)/test_api_shared $(QEMU_MODELS)
 	RECUR_EXPECT_ISA=baseline qemu-x86_64 -cpu Nehalem $(OUT)/test_api_shared $(QEMU_MODELS)
 	RECUR_EXPECT_ISA=baseline qemu-x86_64 -cpu Nehalem $(OUT)/test_api_static $(MODELS)
@@ -383,21 +393,27 @@ $(OUT)/bench-%: bench/bench.c bench/rtneural.cpp bench/rtneural.h include/recur.
 	$(if $(RTNEURAL_DIR),$(CXX) $(RTNEURAL_FLAGS) -march=$* -Ibench -c bench/rtneural.cpp -o $(OUT)/rtneural-$*.o)
 	$(CC) $(BENCH_CFLAGS) -march=$* $(if $(RTNEURAL_DIR),-DRECUR_BENCH_RTNEURAL) -c bench/bench.c -o $(OUT)/bench-$*.o
 	$(if $(RTNEURAL_DIR),$(CXX),$(CC)) $(OUT)/bench-$*.o $(if $(RTNEURAL_DIR),$(OUT)/rtneural-$*.o) $(LDFLAGS_TEST) -o $@
+$(OUT)/bench-streams: bench/streams.c include/recur.h $(OUT)/lib/librecur.so
+	$(CC) $(BENCH_CFLAGS) -march=native -ffp-contract=fast $< $(LDFLAGS_TEST) -o $@
 
 # Tables on this CPU's best tier and on AVX2, then a chart of both
 # (bench/results/bench.png; the CSVs beside it). BENCH_ROUNDS sets the rounds;
 # RTNEURAL_DIR adds RTNeural. The binaries are rebuilt every time, since
 # RTNEURAL_DIR may differ from the last run.
 BENCH_ROUNDS ?= 64
+BENCH_STREAM_ROUNDS ?= 15
 bench: venv
 	rm -f $(OUT)/bench-native $(OUT)/bench-haswell
-	$(MAKE) $(OUT)/bench-native $(OUT)/bench-haswell
+	$(MAKE) $(OUT)/bench-native $(OUT)/bench-haswell $(OUT)/bench-streams
 	$(PY) bench/make_models.py $(OUT)/bench-models
 	RESULTS_CSV=bench/results/bench-best.csv $(OUT)/bench-native $(OUT)/bench-models $(BENCH_ROUNDS)
 	@echo
 	RECUR_ISA=avx2 RESULTS_CSV=bench/results/bench-avx2.csv $(OUT)/bench-haswell $(OUT)/bench-models $(BENCH_ROUNDS)
+	@echo
+	RESULTS_CSV=bench/results/bench-streams.csv $(OUT)/bench-streams $(OUT)/bench-models $(BENCH_STREAM_ROUNDS) 64
 	@$(PY) -c "import matplotlib" 2>/dev/null || $(VENV)/bin/pip install -q matplotlib
-	$(PY) bench/chart.py bench/results/bench.png bench/results/bench-best.csv bench/results/bench-avx2.csv
+	$(PY) bench/chart.py bench/results/bench.png bench/results/bench-best.csv bench/results/bench-avx2.csv \
+	  bench/results/bench-streams.csv
 
 # Stream.step against a raw ctypes call of recur_step, interleaved in one run.
 bench-python: venv lib

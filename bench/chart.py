@@ -3,7 +3,9 @@ instruction-set tier) as one PNG: for LSTM and GRU, by size, each
 contender's time per step divided by the roof kernel's in the same run
 (1 = reading every weight once at this machine's bandwidth; lower is
 faster), with the p10-p90 spread of the contender as error bars. RTNeural
-appears when the bench was built with RTNEURAL_DIR.
+appears when the bench was built with RTNEURAL_DIR. A CSV of
+bench/streams.c adds a row: many streams' GFLOP/s as a share of the
+register-only FMA peak measured in the same run.
 
     python bench/chart.py OUT.png RESULTS.csv ...   (make bench)"""
 import csv
@@ -17,9 +19,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def main(out, paths):
-    rows = [r for p in paths for r in csv.DictReader(open(p))]
+    every = [r for p in paths for r in csv.DictReader(open(p))]
+    rows = [r for r in every if "isa" in r and r["isa"]]
+    streams = [r for r in every if r.get("table") == "streams"]
     tiers = sorted({r["isa"] for r in rows}, reverse=True)
-    fig, axes = plt.subplots(len(tiers), 2, figsize=(12, 4.2 * len(tiers)), squeeze=False)
+    fig, axes = plt.subplots(len(tiers) + bool(streams), 2, figsize=(12, 4.2 * (len(tiers) + bool(streams))),
+                             squeeze=False)
+    if streams:
+        draw_streams(axes[len(tiers)], streams)
     for ti, tier in enumerate(tiers):
         for ci, cell in enumerate(("lstm", "gru")):
             ax = axes[ti][ci]
@@ -48,6 +55,29 @@ def main(out, paths):
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     print(f"wrote {out}")
+
+
+def draw_streams(axes, rows):
+    for ci, cell in enumerate(("lstm", "gru")):
+        ax = axes[ci]
+        series = defaultdict(list)
+        for r in rows:
+            if r["cell"] == cell:
+                series[r["contender"]].append(r)
+        peak = [float(r["gflops"]) for r in series["peak"]]
+        labels = [f'{r["input"]},{r["hidden"]}' for r in series["together"]]
+        n = series["together"][0]["streams"] if series["together"] else "?"
+        for name, style in (("together", "o-"), ("one by one", "s--"), ("one", "x-.")):
+            s = series[name]
+            ax.plot(range(len(s)), [float(r["gflops"]) / p for r, p in zip(s, peak)], style,
+                    label=f"{name} ({n} streams)" if name != "one" else "one stream")
+        ax.set_ylim(0, 1.05)
+        ax.set_xticks(range(len(labels)), labels)
+        ax.set_xlabel("input, hidden")
+        ax.set_ylabel("GFLOP/s / register-only FMA peak")
+        ax.set_title(f"{cell.upper()}: many streams of one model (recur_step_streams)")
+        ax.grid(True, alpha=0.3)
+        ax.legend()
 
 
 if __name__ == "__main__":

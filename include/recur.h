@@ -33,7 +33,8 @@
  *
  * Memory and time
  *   Loading a model and creating a stream allocate. recur_step, recur_run,
- *   recur_step_token, recur_run_tokens, recur_stream_reset,
+ *   recur_step_token, recur_run_tokens, recur_step_streams,
+ *   recur_step_streams_tokens, recur_stream_reset,
  *   recur_stream_get_state, recur_stream_set_state, recur_stream_snapshot and
  *   recur_stream_restore allocate nothing, take no lock and make no system
  *   call when they succeed (a failure writes this thread's message, which
@@ -445,6 +446,37 @@ RECUR_API recur_status recur_step_token(recur_stream *stream, int32_t token, flo
  * BUFFER_TOO_SMALL (sequence mode without enough reserved steps). */
 RECUR_API recur_status recur_run_tokens(recur_stream *stream, size_t steps, const int32_t *tokens, size_t tokens_count,
                                         float *ys, size_t ys_count);
+
+/*-************************************
+ *  Many streams at once
+ **************************************/
+
+/* One time step of each of n streams of `model`, reading every weight once
+ * for a group of streams instead of once per stream (a server holding many
+ * streams over one model). Stream k reads xs[k * input_size ...] and writes
+ * ys[k * output_size ...]; xs_count must be n * input_size and ys_count
+ * n * output_size. Each stream's result is exactly (bit for bit) what
+ * recur_step would give it, so streams may also be stepped alone in
+ * between. n == 0 is a no-op (streams, xs and ys may then be NULL).
+ * Every stream must be a live stream created from `model` and appear once;
+ * model must be a live handle. Every argument is checked before any stream
+ * moves: INVALID_ARGUMENT (NULLs; a stream of another model; a stream listed
+ * twice; xs or ys inside a stream's memory; xs and ys overlapping, except
+ * the same array when output_size <= input_size), BAD_HANDLE (the model or
+ * a stream, named by its position), UNSUPPORTED (a token model, or one that
+ * needs whole sequences), SIZE_MISMATCH. Nothing changes on error.
+ * Allocates nothing, takes no lock, makes no system call. The calling thread
+ * must own all n streams for the call's duration. */
+RECUR_API recur_status recur_step_streams(recur_model *model, recur_stream *const *streams, size_t n,
+                                          const float *xs, size_t xs_count, float *ys, size_t ys_count);
+
+/* recur_step_streams for a token model: stream k steps on tokens[k]
+ * (tokens_count must be n). Also OUT_OF_RANGE (a token outside the
+ * vocabulary, checked for every stream before any moves); tokens and ys must
+ * not overlap. */
+RECUR_API recur_status recur_step_streams_tokens(recur_model *model, recur_stream *const *streams, size_t n,
+                                                 const int32_t *tokens, size_t tokens_count,
+                                                 float *ys, size_t ys_count);
 
 /*-************************************
  *  Sequence mode

@@ -107,6 +107,16 @@ public:
 
     inline stream new_stream() const;
 
+    // One step of n streams of this model together (recur_step_streams):
+    // streams[k] (a stream::get() handle) reads row k of xs and writes row k
+    // of ys. Build the handle array once and reuse it: nothing allocates.
+    void step_streams(recur_stream *const *streams, size_t n, in xs, out ys) const {
+        detail::check(recur_step_streams(get(), streams, n, xs.data, xs.size, ys.data, ys.size));
+    }
+    void step_streams_tokens(recur_stream *const *streams, size_t n, const int32_t *tokens, out ys) const {
+        detail::check(recur_step_streams_tokens(get(), streams, n, tokens, n, ys.data, ys.size));
+    }
+
     recur_model *get() const noexcept { return handle_.get(); }
 
 private:

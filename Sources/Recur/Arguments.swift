@@ -5,19 +5,19 @@ import RecurCore
 /// Records why `handle` was refused where an open handle of `kind` was
 /// expected; INVALID_ARGUMENT for NULL, BAD_HANDLE otherwise.
 @inline(never)
-func refuse(_ handle: OpaquePointer?, _ kind: HandleKind, _ function: StaticString) -> Int32 {
-    let noun = kind == .model ? "model" : "stream"
+func refuse(_ handle: OpaquePointer?, _ kind: HandleKind, _ function: StaticString, name: String? = nil) -> Int32 {
+    let noun = name ?? (kind == .model ? "model" : "stream")
     switch Registry.problem(handle, kind) {
     case .null:
         return fail(.invalidArgument, "\(function): \(noun) is NULL")
     case .foreign:
         return fail(.badHandle, "\(function): \(noun) is not a \(kind.name) handle made by this library")
     case .freed:
-        return fail(.badHandle, "\(function): the \(kind.name) has been freed")
+        return fail(.badHandle, "\(function): \(name.map { "\($0) names a \(kind.name) that" } ?? "the \(kind.name)") has been freed")
     case .otherKind:
         return fail(.badHandle, "\(function): \(noun) is a \(kind == .model ? "recur_stream" : "recur_model") handle, not a \(kind.name)")
     case nil:  // it was freed by another thread while this call started
-        return fail(.badHandle, "\(function): the \(kind.name) was freed during the call")
+        return fail(.badHandle, "\(function): \(name.map { "\($0) names a \(kind.name) that" } ?? "the \(kind.name)") was freed during the call")
     }
 }
 

@@ -9,6 +9,8 @@ public enum AVX2: MultiplyAdd {
     public static func madd(_ a: Vec, _ b: Vec, _ c: Vec) -> Vec { a.addingProduct(b, c) }
     /// 16 ymm registers: two gates per pass (8 ymm accumulators).
     @inlinable public static var gatesPerPass: Int { 2 }
+    /// A tile's 24 sums would need 48 ymm registers.
+    @inlinable public static var streamsPerTile: Int { 1 }
 }
 
 public let avx2Kernels = Kernels(
@@ -16,4 +18,5 @@ public let avx2Kernels = Kernels(
     step: { Stream(base: $0).step(AVX2.self, $1, $2) },
     stepToken: { Stream(base: $0).stepToken(AVX2.self, $1, $2) },
     run: { Stream(base: $0).run(AVX2.self, $1, $2, $3) },
-    runTokens: { Stream(base: $0).runTokens(AVX2.self, $1, $2, $3) })
+    runTokens: { Stream(base: $0).runTokens(AVX2.self, $1, $2, $3) },
+    stepStreams: { Model(base: $0).stepStreams(AVX2.self, $1, $2, $3, $4, $5) })

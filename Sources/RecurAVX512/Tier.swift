@@ -9,6 +9,8 @@ public enum AVX512: MultiplyAdd {
     public static func madd(_ a: Vec, _ b: Vec, _ c: Vec) -> Vec { a.addingProduct(b, c) }
     /// 32 zmm registers: all four gates, two columns at a time (16 accumulators).
     @inlinable public static var gatesPerPass: Int { 4 }
+    /// 4 gates × 3 streams × 2 sums: 24 of the 32 zmm registers.
+    @inlinable public static var streamsPerTile: Int { 3 }
 }
 
 public let avx512Kernels = Kernels(
@@ -16,4 +18,5 @@ public let avx512Kernels = Kernels(
     step: { Stream(base: $0).step(AVX512.self, $1, $2) },
     stepToken: { Stream(base: $0).stepToken(AVX512.self, $1, $2) },
     run: { Stream(base: $0).run(AVX512.self, $1, $2, $3) },
-    runTokens: { Stream(base: $0).runTokens(AVX512.self, $1, $2, $3) })
+    runTokens: { Stream(base: $0).runTokens(AVX512.self, $1, $2, $3) },
+    stepStreams: { Model(base: $0).stepStreams(AVX512.self, $1, $2, $3, $4, $5) })

@@ -10,6 +10,7 @@ public enum Baseline: MultiplyAdd {
     public static func madd(_ a: Vec, _ b: Vec, _ c: Vec) -> Vec { a + b * c }
     /// 16 xmm registers: one gate per pass (8 xmm accumulators).
     @inlinable public static var gatesPerPass: Int { 1 }
+    @inlinable public static var streamsPerTile: Int { 1 }
 }
 
 public let baselineKernels = Kernels(
@@ -17,4 +18,5 @@ public let baselineKernels = Kernels(
     step: { Stream(base: $0).step(Baseline.self, $1, $2) },
     stepToken: { Stream(base: $0).stepToken(Baseline.self, $1, $2) },
     run: { Stream(base: $0).run(Baseline.self, $1, $2, $3) },
-    runTokens: { Stream(base: $0).runTokens(Baseline.self, $1, $2, $3) })
+    runTokens: { Stream(base: $0).runTokens(Baseline.self, $1, $2, $3) },
+    stepStreams: { Model(base: $0).stepStreams(Baseline.self, $1, $2, $3, $4, $5) })

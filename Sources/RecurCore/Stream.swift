@@ -11,6 +11,9 @@ public struct StreamHeader {
     /// Sequence-mode buffers (recur_stream_reserve): two of capacity x maxWidth floats.
     public var sequence: UnsafeMutablePointer<Float>?
     public var sequenceCapacity: Int
+    /// Set only inside a call that steps many streams, to find a stream
+    /// listed twice without allocating (recur_step_streams).
+    public var listed: Bool
 }
 
 /// One stream's state over a shared model. All of it lives in one block of
@@ -36,7 +39,7 @@ public struct Stream {
     /// 64-byte aligned) with its initial state.
     public static func initialize(_ model: Model, in memory: UnsafeMutableRawPointer, ownsMemory: Bool) -> Stream {
         memory.assumingMemoryBound(to: StreamHeader.self).initialize(to: StreamHeader(
-            model: model.base, ownsMemory: ownsMemory, sequence: nil, sequenceCapacity: 0))
+            model: model.base, ownsMemory: ownsMemory, sequence: nil, sequenceCapacity: 0, listed: false))
         let stream = Stream(base: memory)
         stream.reset()
         return stream

@@ -89,6 +89,24 @@ int main(int argc, char **argv) {
             CHECK(std::string(e.status_name()) == "i/o error", e.status_name());
         }
 
+        // Many streams together: the same outputs as the C API's single steps.
+        {
+            recur::model m = recur::model::load(path);
+            std::vector<recur::stream> streams;
+            for (int k = 0; k < 4; k++) streams.push_back(m.new_stream());
+            std::vector<recur_stream *> handles;
+            for (auto &s : streams) handles.push_back(s.get());
+            std::vector<float> xs(4), ys(4);
+            for (int t = 0; t < 20; t++) {
+                for (int k = 0; k < 4; k++) xs[k] = float(t * 7 % 13);
+                m.step_streams(handles.data(), handles.size(), xs, ys);
+                for (int k = 0; k < 4; k++) CHECK(std::memcmp(&ys[k], &want[t], sizeof(float)) == 0, "step_streams");
+            }
+            handles[3] = handles[0];
+            CHECK(status_of([&] { m.step_streams(handles.data(), 4, xs, ys); }) == RECUR_ERROR_INVALID_ARGUMENT,
+                  "a stream listed twice");
+        }
+
         // Moves keep one owner.
         recur::stream moved = std::move(other);
         CHECK(moved.get() != nullptr && other.get() == nullptr, "move");

@@ -47,13 +47,68 @@ enum GRUCell {
             var r = panel[0], z = panel[1], nx = panel[2], nh = panel[3]
             accumulate3(m, &r, &z, &nx, panel + biasVectors, xh, inputs)
             accumulate3(m, &r, &z, &nh, panel + (biasVectors &+ inputs &* gates), h, hidden)
-            let previous = UnsafeRawPointer(h + b &* lanes).load(as: Vec.self)
-            let n = tanhApprox(m, M.madd(nx, sigmoidApprox(m, r), nh))
-            let next = M.madd(n, sigmoidApprox(m, z), previous - n)
-            UnsafeMutableRawPointer(hNext + b &* lanes).assumingMemoryBound(to: Vec.self).pointee = next
+            finish(m, r, z, nx, nh, h + b &* lanes, hNext + b &* lanes)
             panel += panelVectors
             b &+= 1
         }
         if blocks > 1 { copyVectors(h, hNext, blocks &* lanes) }
+    }
+
+    /// A block's h' from its sums: r and z over [x | h], n's x and h sums.
+    @inlinable @inline(always)
+    static func finish<M: MultiplyAdd>(_ m: M.Type, _ r: Vec, _ z: Vec, _ nx: Vec, _ nh: Vec, _ h: UnsafePointer<Float>,
+                                       _ hNext: UnsafeMutablePointer<Float>) {
+        let previous = UnsafeRawPointer(h).load(as: Vec.self)
+        let n = tanhApprox(m, M.madd(nx, sigmoidApprox(m, r), nh))
+        let next = M.madd(n, sigmoidApprox(m, z), previous - n)
+        UnsafeMutableRawPointer(hNext).assumingMemoryBound(to: Vec.self).pointee = next
+    }
+
+    /// One step of `n` streams (StepStreams.swift): the same sums and
+    /// pointwise code as `step`, three streams per read of a panel on tiers
+    /// with the registers for it.
+    @inlinable @inline(never)
+    static func stepStreams<M: MultiplyAdd>(_ m: M.Type, _ plan: UnsafePointer<CellPlan>, _ model: UnsafeRawPointer,
+                                            _ input: StreamInputs, _ streams: UnsafePointer<UnsafeMutableRawPointer>, _ n: Int) {
+        let panels = (model + plan.pointee.fusedPanels).assumingMemoryBound(to: Vec.self)
+        let hOffset = plan.pointee.hState
+        let inputs = plan.pointee.inputSize, hidden = plan.pointee.hidden, blocks = plan.pointee.blocks
+        let nextOffset = blocks == 1 ? hOffset : plan.pointee.scratch
+        @inline(always) func floats(_ k: Int, _ offset: Int) -> UnsafeMutablePointer<Float> {
+            (streams[k] + offset).assumingMemoryBound(to: Float.self)
+        }
+        for k in 0..<n { _ = loadInput(input.row(k, streams), before: floats(k, hOffset), inputs) }
+        @inline(always) func x(_ k: Int) -> UnsafePointer<Float> { UnsafePointer(floats(k, hOffset) - inputs) }
+        @inline(always) func h(_ k: Int) -> UnsafePointer<Float> { UnsafePointer(floats(k, hOffset)) }
+        let panelVectors = biasVectors &+ (inputs &+ hidden) &* gates
+        let hPanel = biasVectors &+ inputs &* gates
+        var panel = panels
+        var b = 0
+        while b < blocks {
+            let at = b &* lanes
+            var k = 0
+            if M.streamsPerTile >= 3 {
+                while k &+ 3 <= n {
+                    var x0 = Sums3(panel), x1 = x0, x2 = x0
+                    accumulate3x3(m, &x0, &x1, &x2, panel + biasVectors, x(k), x(k &+ 1), x(k &+ 2), inputs)
+                    var h0 = Sums3(x0.v0, x0.v1, panel[3]), h1 = Sums3(x1.v0, x1.v1, panel[3]), h2 = Sums3(x2.v0, x2.v1, panel[3])
+                    accumulate3x3(m, &h0, &h1, &h2, panel + hPanel, h(k), h(k &+ 1), h(k &+ 2), hidden)
+                    finish(m, h0.v0, h0.v1, x0.v2, h0.v2, h(k) + at, floats(k, nextOffset) + at)
+                    finish(m, h1.v0, h1.v1, x1.v2, h1.v2, h(k &+ 1) + at, floats(k &+ 1, nextOffset) + at)
+                    finish(m, h2.v0, h2.v1, x2.v2, h2.v2, h(k &+ 2) + at, floats(k &+ 2, nextOffset) + at)
+                    k &+= 3
+                }
+            }
+            while k < n {
+                var r = panel[0], z = panel[1], nx = panel[2], nh = panel[3]
+                accumulate3(m, &r, &z, &nx, panel + biasVectors, x(k), inputs)
+                accumulate3(m, &r, &z, &nh, panel + hPanel, h(k), hidden)
+                finish(m, r, z, nx, nh, h(k) + at, floats(k, nextOffset) + at)
+                k &+= 1
+            }
+            panel += panelVectors
+            b &+= 1
+        }
+        if blocks > 1 { for k in 0..<n { copyVectors(floats(k, hOffset), floats(k, nextOffset), blocks &* lanes) } }
     }
 }

@@ -39,15 +39,65 @@ enum LSTMCell {
         while b < blocks {
             var i = panel[0], f = panel[1], g = panel[2], o = panel[3]
             accumulate4(m, &i, &f, &g, &o, panel + gates, xh, columns)
-            let cv = UnsafeMutableRawPointer(c + b &* lanes).assumingMemoryBound(to: Vec.self)
-            let cell = sigmoidApprox(m, f) * cv.pointee + sigmoidApprox(m, i) * tanhApprox(m, g)
-            cv.pointee = cell
-            UnsafeMutableRawPointer(hNext + b &* lanes).assumingMemoryBound(to: Vec.self).pointee =
-                sigmoidApprox(m, o) * tanhApprox(m, cell)
+            finish(m, i, f, g, o, c + b &* lanes, hNext + b &* lanes)
             panel += panelVectors
             b &+= 1
         }
         if blocks > 1 { copyVectors(h, hNext, blocks &* lanes) }
+    }
+
+    /// A block's new c and h' from its gate sums.
+    @inlinable @inline(always)
+    static func finish<M: MultiplyAdd>(_ m: M.Type, _ i: Vec, _ f: Vec, _ g: Vec, _ o: Vec,
+                                       _ c: UnsafeMutablePointer<Float>, _ hNext: UnsafeMutablePointer<Float>) {
+        let cv = UnsafeMutableRawPointer(c).assumingMemoryBound(to: Vec.self)
+        let cell = sigmoidApprox(m, f) * cv.pointee + sigmoidApprox(m, i) * tanhApprox(m, g)
+        cv.pointee = cell
+        UnsafeMutableRawPointer(hNext).assumingMemoryBound(to: Vec.self).pointee = sigmoidApprox(m, o) * tanhApprox(m, cell)
+    }
+
+    /// One step of `n` streams (StepStreams.swift): the same sums and
+    /// pointwise code as `step`, three streams per read of a panel on tiers
+    /// with the registers for it.
+    @inlinable @inline(never)
+    static func stepStreams<M: MultiplyAdd>(_ m: M.Type, _ plan: UnsafePointer<CellPlan>, _ model: UnsafeRawPointer,
+                                            _ input: StreamInputs, _ streams: UnsafePointer<UnsafeMutableRawPointer>, _ n: Int) {
+        let panels = (model + plan.pointee.fusedPanels).assumingMemoryBound(to: Vec.self)
+        let hOffset = plan.pointee.hState, cOffset = plan.pointee.cState
+        let inputs = plan.pointee.inputSize, columns = inputs &+ plan.pointee.hidden, blocks = plan.pointee.blocks
+        let nextOffset = blocks == 1 ? hOffset : plan.pointee.scratch
+        @inline(always) func floats(_ k: Int, _ offset: Int) -> UnsafeMutablePointer<Float> {
+            (streams[k] + offset).assumingMemoryBound(to: Float.self)
+        }
+        for k in 0..<n { _ = loadInput(input.row(k, streams), before: floats(k, hOffset), inputs) }
+        // [x | h] of stream k: the slot before h.
+        @inline(always) func xh(_ k: Int) -> UnsafePointer<Float> { UnsafePointer(floats(k, hOffset) - inputs) }
+        let panelVectors = (1 &+ columns) &* gates
+        var panel = panels
+        var b = 0
+        while b < blocks {
+            let at = b &* lanes
+            var k = 0
+            if M.streamsPerTile >= 3 {
+                while k &+ 3 <= n {
+                    var s0 = Sums4(panel), s1 = s0, s2 = s0
+                    accumulate4x3(m, &s0, &s1, &s2, panel + gates, xh(k), xh(k &+ 1), xh(k &+ 2), columns)
+                    finish(m, s0.v0, s0.v1, s0.v2, s0.v3, floats(k, cOffset) + at, floats(k, nextOffset) + at)
+                    finish(m, s1.v0, s1.v1, s1.v2, s1.v3, floats(k &+ 1, cOffset) + at, floats(k &+ 1, nextOffset) + at)
+                    finish(m, s2.v0, s2.v1, s2.v2, s2.v3, floats(k &+ 2, cOffset) + at, floats(k &+ 2, nextOffset) + at)
+                    k &+= 3
+                }
+            }
+            while k < n {
+                var i = panel[0], f = panel[1], g = panel[2], o = panel[3]
+                accumulate4(m, &i, &f, &g, &o, panel + gates, xh(k), columns)
+                finish(m, i, f, g, o, floats(k, cOffset) + at, floats(k, nextOffset) + at)
+                k &+= 1
+            }
+            panel += panelVectors
+            b &+= 1
+        }
+        if blocks > 1 { for k in 0..<n { copyVectors(floats(k, hOffset), floats(k, nextOffset), blocks &* lanes) } }
     }
 }
 

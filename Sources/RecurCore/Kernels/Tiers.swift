@@ -20,6 +20,9 @@ public protocol MultiplyAdd {
     /// Each gate's sum is formed in the same order whatever the passes, so
     /// the FMA tiers agree bit for bit.
     static var gatesPerPass: Int { get }
+    /// Streams a tile of Kernels/Tiles.swift steps together (1: no tiles,
+    /// each stream of a group runs the one-stream sums in turn).
+    static var streamsPerTile: Int { get }
 }
 
 /// One tier's entry points into the step path (C function pointers, so a
@@ -29,6 +32,9 @@ public struct Kernels {
     public typealias StepToken = @convention(c) (UnsafeMutableRawPointer, Int, UnsafeMutablePointer<Float>) -> Void
     public typealias Run = @convention(c) (UnsafeMutableRawPointer, Int, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
     public typealias RunTokens = @convention(c) (UnsafeMutableRawPointer, Int, UnsafePointer<Int32>, UnsafeMutablePointer<Float>) -> Void
+    /// (model, streams, n, xs or nil, tokens or nil, ys): Model.stepStreams.
+    public typealias StepStreams = @convention(c) (UnsafeMutableRawPointer, UnsafePointer<UnsafeMutableRawPointer>, Int,
+                                                   UnsafePointer<Float>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Float>) -> Void
 
     /// "avx512", "avx2" or "baseline" (recur_isa).
     public let name: StaticString
@@ -36,12 +42,15 @@ public struct Kernels {
     public let stepToken: StepToken
     public let run: Run
     public let runTokens: RunTokens
+    public let stepStreams: StepStreams
 
-    public init(name: StaticString, step: Step, stepToken: StepToken, run: Run, runTokens: RunTokens) {
+    public init(name: StaticString, step: Step, stepToken: StepToken, run: Run, runTokens: RunTokens,
+                stepStreams: StepStreams) {
         self.name = name
         self.step = step
         self.stepToken = stepToken
         self.run = run
         self.runTokens = runTokens
+        self.stepStreams = stepStreams
     }
 }

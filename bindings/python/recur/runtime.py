@@ -47,6 +47,7 @@ _PYTHON_NAMES = {
     "recur_run_tokens": "Stream.run_tokens", "recur_stream_get_state": "Stream.get_state",
     "recur_stream_set_state": "Stream.set_state", "recur_stream_reserve": "Stream.run",
     "recur_stream_snapshot": "Stream.snapshot", "recur_stream_restore": "Stream.restore",
+    "recur_step_streams": "Model.step_streams", "recur_step_streams_tokens": "Model.step_streams_tokens",
 }
 _C_NAME = re.compile(r"\brecur_[a-z_]+\b")
 
@@ -263,6 +264,98 @@ class Model(_Closable):
     def stream(self):
         """A new stream, its state as the file gives it (initial state or zero)."""
         return Stream(self)
+
+    def step_streams(self, streams, xs, out=None):
+        """One step of each stream in `streams` (distinct Streams of this
+        Model) together, reading the weights once for all of them: row k of
+        xs (shape (n, input_size)) goes to streams[k], row k of the result
+        (n, output_size; `out` if given) comes from it. Each stream gets
+        exactly what its own step() would give."""
+        where = "Model.step_streams"
+        handle = self._live(where)
+        if self.vocab_size:
+            raise UnsupportedError(f"{where}: the model takes tokens (its first layer is an embedding); "
+                                   "use step_streams_tokens")
+        xa = _floats(xs, "xs", where)
+        n = self._stream_count(streams, where)
+        if xa.ndim == 1 and self.input_size == 1 and xa.size == n:
+            xa = xa.reshape(-1, 1)
+        if xa.shape != (n, self.input_size):
+            raise SizeMismatchError(f"{where}: xs has shape {xa.shape}, expected ({n}, {self.input_size}) "
+                                    f"for {n} streams")
+        return self._many(streams, n, out, where, lambda handles, ys: lib.recur_step_streams(
+            handle, handles, n, xa.ctypes.data_as(_float_p), xa.size, ys.ctypes.data_as(_float_p), ys.size))
+
+    def step_streams_tokens(self, streams, tokens, out=None):
+        """step_streams for a token model: streams[k] steps on tokens[k]."""
+        where = "Model.step_streams_tokens"
+        handle = self._live(where)
+        if not self.vocab_size:
+            raise UnsupportedError(f"{where}: the model takes vectors, not tokens (its first layer is not an "
+                                   "embedding); use step_streams")
+        n = self._stream_count(streams, where)
+        try:
+            arr = np.asarray(tokens)
+        except (TypeError, ValueError):
+            raise TypeError(f"{where}: tokens must be integers, got {_shown(tokens)}") from None
+        if arr.dtype == object:
+            arr = np.array([_integer(v, "token", where) for v in arr.reshape(-1)], dtype=object)
+        elif arr.size and arr.dtype.kind not in "iu":
+            raise TypeError(f"{where}: tokens must be integers, got {arr.dtype} values: {_shown(tokens)}")
+        if arr.shape != (n,):
+            raise SizeMismatchError(f"{where}: tokens has shape {arr.shape}, expected ({n},) for {n} streams")
+        outside = [i for i, v in enumerate(arr.tolist()) if not 0 <= v < self.vocab_size]
+        if outside:
+            raise OutOfRangeError(f"{where}: token {arr[outside[0]]} of streams[{outside[0]}] is outside the "
+                                  f"vocabulary [0, {self.vocab_size})")
+        ids = np.ascontiguousarray(arr, dtype=np.int32)
+        return self._many(streams, n, out, where, lambda handles, ys: lib.recur_step_streams_tokens(
+            handle, handles, n, ids.ctypes.data_as(_int32_p), n, ys.ctypes.data_as(_float_p), ys.size))
+
+    @staticmethod
+    def _stream_count(streams, where):
+        try:
+            return len(streams)
+        except TypeError:
+            raise TypeError(f"{where}: streams must be a sequence of recur.Stream, not "
+                            f"{type(streams).__name__}") from None
+
+    def _many(self, streams, n, out, where, call):
+        """Holds every stream (StreamBusyError if another thread has one),
+        checks they are distinct open Streams of this Model, then calls."""
+        streams = list(streams)
+        seen = {}
+        for k, s in enumerate(streams):
+            if not isinstance(s, Stream):
+                raise TypeError(f"{where}: streams[{k}] must be a recur.Stream, not {type(s).__name__}")
+            if s._model is not self:
+                raise errors.InvalidArgumentError(f"{where}: streams[{k}] was created from another model")
+            if id(s) in seen:
+                raise errors.InvalidArgumentError(f"{where}: streams[{seen[id(s)]}] and streams[{k}] are the "
+                                                  "same stream")
+            seen[id(s)] = k
+        if out is None:
+            ys = np.empty((n, self.output_size), dtype=np.float32)
+        else:
+            if not (type(out) is np.ndarray and out.dtype is _F32 and out.flags.c_contiguous and out.flags.writeable):
+                raise TypeError(f"{where}: out must be a writable C-contiguous float32 numpy array, got {_shown(out)}")
+            if out.size != n * self.output_size:
+                raise SizeMismatchError(f"{where}: out has {out.size} values, {n} streams give "
+                                        f"{n * self.output_size}")
+            ys = out
+        held = []
+        try:
+            handles = (ctypes.c_void_p * max(n, 1))()
+            for k, s in enumerate(streams):
+                handles[k] = s._enter(f"{where}: streams[{k}]")
+                held.append(s)
+            status = call(handles, ys)
+            if status:
+                _raise(status)
+            return ys
+        finally:
+            for s in held:
+                s._busy.release()
 
     def close(self):
         """Ends this Model; streams made from it keep working. Idempotent."""
