@@ -82,7 +82,22 @@ public struct ModelHeader {
     public var allocator: Allocator
     /// The step path of the instruction-set tier chosen at load.
     public var kernels: Kernels
+    /// Sequence mode runs fused cells over chunks of this many steps
+    /// (Sequence.swift), with the x halves of their gates for the chunk in
+    /// the stream at `chunkSums`; forward-only models pass layer outputs
+    /// through two buffers of chunkSteps × maxWidth floats at `chunkBuffers`
+    /// (0 = none).
+    public var chunkSteps: Int
+    public var chunkSums: Int
+    public var chunkBuffers: Int
+    /// Whether a forward-only model's recur_run goes chunk by chunk (some
+    /// fused cell has enough x columns to gain from it), else step by step.
+    public var chunked: Bool
 }
+
+/// Fused cells with fewer x columns run sequences step by step: their x
+/// half is too small for a product over steps to pay for storing its sums.
+@inlinable var chunkedInputs: Int { 8 }
 
 let alignment = 64
 
@@ -180,6 +195,17 @@ public struct Model {
             }
             plans.append(plan)
         }
+        // Sequence-mode chunks: about 64 KiB of x sums, 3 to 15 steps (tiles take 3).
+        var sumVectors = 0
+        for plan in plans where plan.kind == .recurrent {
+            for cell in [plan.forward, plan.backward] where cell.fused && cell.inputSize >= chunkedInputs {
+                sumVectors = max(sumVectors, cell.blocks * (cell.kind == .lstm ? LSTMCell.sumVectors : GRUCell.sumVectors))
+            }
+        }
+        let chunkSteps = max(3, min(15, 65_536 / max(1, sumVectors * alignment) / 3 * 3))
+        let chunkSums = sumVectors > 0 ? try state.floats(try checkedProduct(chunkSteps, sumVectors, lanes)) : 0
+        let chunked = firstSequenceLayer < 0 && sumVectors > 0
+        let chunkBuffers = chunked ? try state.floats(try checkedProduct(2, chunkSteps, maxWidth)) : 0
         let sizes = try Model.textBytes(description)
         var text = ModelTextLayout()
         text.layers = try arena.bytes(sizes.records)
@@ -203,7 +229,8 @@ public struct Model {
             outputSize: description.outputSize, layerCount: count, streamByteCount: state.end,
             vocab: vocab, firstSequenceLayer: firstSequenceLayer, maxWidth: maxWidth, identity: description.identity,
             text: ModelTextLayout(), allocator: allocator,
-            kernels: kernels))
+            kernels: kernels, chunkSteps: chunkSteps, chunkSums: chunkSums, chunkBuffers: chunkBuffers,
+            chunked: chunked))
         for (i, plan) in plans.enumerated() { (self.plans + i).initialize(to: plan) }
         for (layer, plan) in zip(description.layers, plans) { pack(layer, plan, base) }
         writeText(description, text, strings: strings)

@@ -73,23 +73,36 @@ extension Stream {
         copyOut(forward(m, from: 1, embedding(token)), y)
     }
 
-    /// `steps` steps (see `run(_:_:_:)`) with tier `m`.
+    /// `steps` steps (see `run(_:_:_:)`) with tier `m`. Forward-only
+    /// models run in chunks of chunkSteps steps, layer by layer (so that a
+    /// fused cell takes the x halves of a chunk as one product); each
+    /// step's sums are still the step's, so the outputs are recur_step's.
     @inlinable
     public func run<M: MultiplyAdd>(_ m: M.Type, _ steps: Int, _ xs: UnsafePointer<Float>, _ ys: UnsafeMutablePointer<Float>) {
         let header = model.header
         let inputs = header.pointee.inputSize, outputs = header.pointee.outputSize, width = header.pointee.maxWidth
-        if header.pointee.firstSequenceLayer < 0 {
+        if header.pointee.firstSequenceLayer < 0 && !header.pointee.chunked {
             // In place is safe: step t writes only floats that steps <= t read.
             for t in 0..<steps { step(m, xs + t &* inputs, ys + t &* outputs) }
+        } else if header.pointee.firstSequenceLayer < 0 {
+            // In place is safe: a chunk's outputs go over inputs it has read.
+            let chunk = header.pointee.chunkSteps, buffers = floats(header.pointee.chunkBuffers)
+            var start = 0
+            while start < steps {
+                let n = min(chunk, steps &- start)
+                runLayers(m, n, from: 0, xs + start &* inputs, stride: inputs, ys + start &* outputs,
+                          buffers: buffers, inputInBuffer: false)
+                start &+= n
+            }
         } else if xs == UnsafePointer(ys) {
             // Sequence mode reads every input more than once: copy them aside.
             let buffer = self.header.pointee.sequence!
             for t in 0..<steps {
                 for i in 0..<inputs { buffer[t &* width &+ i] = xs[t &* inputs &+ i] }
             }
-            runLayers(m, steps, from: 0, UnsafePointer(buffer), stride: width, ys, inputInBuffer: true)
+            runLayers(m, steps, from: 0, UnsafePointer(buffer), stride: width, ys, buffers: buffer, inputInBuffer: true)
         } else {
-            runLayers(m, steps, from: 0, xs, stride: inputs, ys, inputInBuffer: false)
+            runLayers(m, steps, from: 0, xs, stride: inputs, ys, buffers: self.header.pointee.sequence!, inputInBuffer: false)
         }
     }
 
@@ -99,16 +112,34 @@ extension Stream {
                                           _ ys: UnsafeMutablePointer<Float>) {
         let header = model.header
         let outputs = header.pointee.outputSize, width = header.pointee.maxWidth
-        if header.pointee.firstSequenceLayer < 0 {
-            for t in 0..<steps { copyOut(forward(m, from: 1, embedding(Int(tokens[t]))), ys + t &* outputs) }
-        } else {
-            let buffer = self.header.pointee.sequence!
-            let dim = model.plans.pointee.outputSize
-            for t in 0..<steps {
+        let dim = model.plans.pointee.outputSize
+        // The embedding rows of `count` tokens into the first half of `buffer`.
+        @inline(__always) func embed(_ tokens: UnsafePointer<Int32>, _ count: Int, _ buffer: UnsafeMutablePointer<Float>) {
+            for t in 0..<count {
                 let row = embedding(Int(tokens[t]))
                 for i in 0..<dim { buffer[t &* width &+ i] = row[i] }
             }
-            runLayers(m, steps, from: 1, UnsafePointer(buffer), stride: width, ys, inputInBuffer: true)
+        }
+        if header.pointee.firstSequenceLayer < 0 && !header.pointee.chunked {
+            for t in 0..<steps { copyOut(forward(m, from: 1, embedding(Int(tokens[t]))), ys + t &* outputs) }
+        } else if header.pointee.firstSequenceLayer < 0 {
+            let chunk = header.pointee.chunkSteps, buffers = floats(header.pointee.chunkBuffers)
+            var start = 0
+            while start < steps {
+                let n = min(chunk, steps &- start)
+                if header.pointee.layerCount == 1 {
+                    for t in 0..<n { copyOut(embedding(Int(tokens[start &+ t])), ys + (start &+ t) &* outputs) }
+                } else {
+                    embed(tokens + start, n, buffers)
+                    runLayers(m, n, from: 1, UnsafePointer(buffers), stride: width, ys + start &* outputs,
+                              buffers: buffers, inputInBuffer: true)
+                }
+                start &+= n
+            }
+        } else {
+            let buffer = self.header.pointee.sequence!
+            embed(tokens, steps, buffer)
+            runLayers(m, steps, from: 1, UnsafePointer(buffer), stride: width, ys, buffers: buffer, inputInBuffer: true)
         }
     }
 
@@ -119,11 +150,11 @@ extension Stream {
     /// input rows are in the first half of the sequence buffers.
     @inlinable @inline(never)
     func runLayers<M: MultiplyAdd>(_ m: M.Type, _ steps: Int, from first: Int, _ xs: UnsafePointer<Float>,
-                                   stride inStride: Int, _ ys: UnsafeMutablePointer<Float>, inputInBuffer: Bool) {
+                                   stride inStride: Int, _ ys: UnsafeMutablePointer<Float>,
+                                   buffers: UnsafeMutablePointer<Float>, inputInBuffer: Bool) {
         let model = self.model
         let header = model.header
         let width = header.pointee.maxWidth, layers = header.pointee.layerCount, outputs = header.pointee.outputSize
-        let buffers = self.header.pointee.sequence!
         var input = xs, stride = inStride
         // Layer outputs alternate between the two halves of the buffers; the
         // first half may hold the input of layer `first`.
@@ -141,27 +172,13 @@ extension Stream {
             switch plan.kind {
             case .recurrent:
                 let cell = forwardCell(layer)
-                let h = UnsafePointer(floats(cell.pointee.hState)), units = cell.pointee.out
-                if plan.direction == .reverse {
-                    restartCell(cell)
-                    for t in (0..<steps).reversed() {
-                        stepCell(m, cell, input + t &* stride)
-                        keep(h, t, 0, units)
-                    }
-                } else {
-                    for t in 0..<steps {
-                        stepCell(m, cell, input + t &* stride)
-                        keep(h, t, 0, units)
-                    }
-                }
+                let units = cell.pointee.out
+                if plan.direction == .reverse { restartCell(cell) }
+                runCell(m, cell, steps, input, stride, out, outStride, offset: 0, backwards: plan.direction == .reverse)
                 if plan.direction == .bidirectional {
                     let back = backwardCell(layer)
-                    let hb = UnsafePointer(floats(back.pointee.hState))
                     restartCell(back)
-                    for t in (0..<steps).reversed() {
-                        stepCell(m, back, input + t &* stride)
-                        keep(hb, t, units, units)
-                    }
+                    runCell(m, back, steps, input, stride, out, outStride, offset: units, backwards: true)
                 }
             case .dense:
                 for t in 0..<steps { keep(DenseLayer.step(m, layer, model.base, input + t &* stride, base), t, 0, plan.outputSize) }
@@ -175,11 +192,80 @@ extension Stream {
         }
     }
 
+    /// One cell over `steps` input rows (from the last when `backwards`),
+    /// its h after each step kept in row t of `out` at `offset`. Fused cells
+    /// with at least `chunkedInputs` x columns take chunks of chunkSteps
+    /// steps, x halves first (Cells/); the others step.
+    @inlinable @inline(__always)
+    func runCell<M: MultiplyAdd>(_ m: M.Type, _ cell: UnsafePointer<CellPlan>, _ steps: Int, _ input: UnsafePointer<Float>,
+                                 _ stride: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int, offset: Int,
+                                 backwards: Bool) {
+        let header = model.header
+        if cell.pointee.fused && cell.pointee.inputSize >= chunkedInputs {
+            let sums = UnsafeMutableRawPointer(floats(header.pointee.chunkSums)).assumingMemoryBound(to: Vec.self)
+            let size = header.pointee.chunkSteps, weights = UnsafeRawPointer(model.base)
+            var done = 0
+            while done < steps {
+                let n = min(size, steps &- done)
+                let chunk = Chunk(rows: input, stride: stride, out: out + offset, outStride: outStride,
+                                  first: backwards ? steps &- 1 &- done : done, direction: backwards ? -1 : 1, count: n)
+                if cell.pointee.kind == .lstm {
+                    LSTMCell.run(m, cell, weights, base, chunk, sums)
+                } else {
+                    GRUCell.run(m, cell, weights, base, chunk, sums)
+                }
+                done &+= n
+            }
+        } else {
+            let h = UnsafePointer(floats(cell.pointee.hState)), units = cell.pointee.out
+            let chunk = Chunk(rows: input, stride: stride, out: out + offset, outStride: outStride,
+                              first: backwards ? steps &- 1 : 0, direction: backwards ? -1 : 1, count: steps)
+            for j in 0..<steps {
+                stepCell(m, cell, chunk.row(j))
+                chunk.keep(j, h, units)
+            }
+        }
+    }
+
     /// A cell that runs backwards, back to the state its runs start from.
     @inlinable @inline(__always)
     func restartCell(_ plan: UnsafePointer<CellPlan>) {
         let cell = plan.pointee
         copyVectors(floats(cell.hState), floats(cell.startH), cell.outPadded)
         if cell.kind == .lstm { copyVectors(floats(cell.cState), floats(cell.startC), cell.hiddenPadded) }
+    }
+}
+
+/// Steps `first`, `first + direction`, ... (`count` of them) of a sequence:
+/// where step j's input row is and where its output goes.
+@frozen @usableFromInline
+struct Chunk {
+    @usableFromInline let rows: UnsafePointer<Float>
+    @usableFromInline let stride: Int
+    @usableFromInline let out: UnsafeMutablePointer<Float>
+    @usableFromInline let outStride: Int
+    @usableFromInline let first: Int
+    @usableFromInline let direction: Int
+    @usableFromInline let count: Int
+
+    @inlinable init(rows: UnsafePointer<Float>, stride: Int, out: UnsafeMutablePointer<Float>, outStride: Int,
+                    first: Int, direction: Int, count: Int) {
+        self.rows = rows
+        self.stride = stride
+        self.out = out
+        self.outStride = outStride
+        self.first = first
+        self.direction = direction
+        self.count = count
+    }
+
+    @inlinable @inline(always)
+    func row(_ j: Int) -> UnsafePointer<Float> { rows + (first &+ j &* direction) &* stride }
+
+    /// Copies `n` floats of `from` to step j's output row.
+    @inlinable @inline(always)
+    func keep(_ j: Int, _ from: UnsafePointer<Float>, _ n: Int) {
+        let to = out + (first &+ j &* direction) &* outStride
+        for i in 0..<n { to[i] = from[i] }
     }
 }

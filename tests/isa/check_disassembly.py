@@ -22,10 +22,12 @@ from collections import defaultdict
 TIERS = {"avx512": "RecurAVX512.", "avx2": "RecurAVX2.", "baseline": "RecurBaseline."}
 OUR_MODULES = ("RecurCore.", "RecurFormat.", "Recur.", "RecurAVX512.", "RecurAVX2.", "RecurBaseline.")
 STEP_FUNCTIONS = ["LSTMCell.step", "GRUCell.step", "GeneralCell.step", "DenseLayer.step", "SoftmaxLayer.step",
-                  "GeneralCell.layerNorm", "Stream.runLayers", "LSTMCell.stepStreams", "GRUCell.stepStreams"]
-# Out of line on purpose: the above; the tier's entry points (one call per
-# C call); and Stream.step, which recur_step and each step of recur_run
-# call, so that both run the same code.
+                  "GeneralCell.layerNorm", "Stream.runLayers", "LSTMCell.stepStreams", "GRUCell.stepStreams",
+                  "LSTMCell.run", "GRUCell.run"]
+# Out of line on purpose: the above (one call per cell or layer per step,
+# per group of streams, or per chunk of a sequence); the tier's entry points
+# (one call per C call); and Stream.step, which recur_step and each step of
+# a step-by-step recur_run call, so that both run the same code.
 OUT_OF_LINE = STEP_FUNCTIONS + ["Stream.step", "Stream.stepToken", "Stream.run", "Stream.runTokens",
                                 "Model.stepStreams"]
 

@@ -112,3 +112,67 @@ enum GRUCell {
         if blocks > 1 { for k in 0..<n { copyVectors(floats(k, hOffset), floats(k, nextOffset), blocks &* lanes) } }
     }
 }
+
+extension GRUCell {
+    /// Vectors of sequence-mode sums per block and step: r and z over x, n's x sum.
+    @inlinable static var sumVectors: Int { 3 }
+
+    /// Sequence mode over one chunk (see LSTMCell.run): the x sums of r, z
+    /// and n for all steps, three steps per read of the x columns on tiers
+    /// with tiles; then step by step the h sums. The same sums as `step`.
+    @inlinable @inline(never)
+    static func run<M: MultiplyAdd>(_ m: M.Type, _ plan: UnsafePointer<CellPlan>, _ model: UnsafeRawPointer,
+                                    _ stream: UnsafeMutableRawPointer, _ chunk: Chunk, _ sums: UnsafeMutablePointer<Vec>) {
+        let panels = (model + plan.pointee.fusedPanels).assumingMemoryBound(to: Vec.self)
+        let h = (stream + plan.pointee.hState).assumingMemoryBound(to: Float.self)
+        let inputs = plan.pointee.inputSize, hidden = plan.pointee.hidden, blocks = plan.pointee.blocks
+        let panelVectors = biasVectors &+ (inputs &+ hidden) &* gates
+        let perStep = blocks &* sumVectors
+        let n = chunk.count
+        var panel = panels
+        var b = 0
+        while b < blocks {
+            let bias = Sums3(panel)
+            @inline(always) func store(_ j: Int, _ s: Sums3) {
+                let to = sums + (j &* perStep &+ b &* sumVectors)
+                to[0] = s.v0; to[1] = s.v1; to[2] = s.v2
+            }
+            var j = 0
+            if M.streamsPerTile >= 3 {
+                while j &+ 3 <= n {
+                    var s0 = bias, s1 = bias, s2 = bias
+                    accumulate3x3(m, &s0, &s1, &s2, panel + biasVectors, chunk.row(j), chunk.row(j &+ 1),
+                                  chunk.row(j &+ 2), inputs)
+                    store(j, s0); store(j &+ 1, s1); store(j &+ 2, s2)
+                    j &+= 3
+                }
+            }
+            while j < n {
+                var s = bias
+                accumulate3(m, &s.v0, &s.v1, &s.v2, panel + biasVectors, chunk.row(j), inputs)
+                store(j, s)
+                j &+= 1
+            }
+            panel += panelVectors
+            b &+= 1
+        }
+        let hNext = blocks == 1 ? h : (stream + plan.pointee.scratch).assumingMemoryBound(to: Float.self)
+        let hPanel = biasVectors &+ inputs &* gates
+        for j in 0..<n {
+            let from = sums + j &* perStep
+            panel = panels
+            b = 0
+            while b < blocks {
+                let p = from + b &* sumVectors
+                var r = p[0], z = p[1], nh = panel[3]
+                let nx = p[2]
+                accumulate3(m, &r, &z, &nh, panel + hPanel, h, hidden)
+                finish(m, r, z, nx, nh, h + b &* lanes, hNext + b &* lanes)
+                panel += panelVectors
+                b &+= 1
+            }
+            if blocks > 1 { copyVectors(h, hNext, blocks &* lanes) }
+            chunk.keep(j, h, hidden)
+        }
+    }
+}

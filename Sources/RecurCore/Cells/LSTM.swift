@@ -101,6 +101,79 @@ enum LSTMCell {
     }
 }
 
+extension LSTMCell {
+    /// Vectors of sequence-mode sums per block and step: both chains of the
+    /// four gates after the x columns.
+    @inlinable static var sumVectors: Int { 8 }
+
+    /// Sequence mode over one chunk (`chunk.count` steps, at most the
+    /// stream's chunkSteps): first the x half of every gate for all steps,
+    /// three steps per read of the x columns on tiers with tiles (a
+    /// matrix–matrix product), kept as the two chains of the one-pass sum;
+    /// then step by step the h half, continuing those chains. The sums are
+    /// the step's, so the result is bit-identical to stepping.
+    @inlinable @inline(never)
+    static func run<M: MultiplyAdd>(_ m: M.Type, _ plan: UnsafePointer<CellPlan>, _ model: UnsafeRawPointer,
+                                    _ stream: UnsafeMutableRawPointer, _ chunk: Chunk, _ sums: UnsafeMutablePointer<Vec>) {
+        let panels = (model + plan.pointee.fusedPanels).assumingMemoryBound(to: Vec.self)
+        let h = (stream + plan.pointee.hState).assumingMemoryBound(to: Float.self)
+        let c = (stream + plan.pointee.cState).assumingMemoryBound(to: Float.self)
+        let inputs = plan.pointee.inputSize, hidden = plan.pointee.hidden, blocks = plan.pointee.blocks
+        let panelVectors = (1 &+ inputs &+ hidden) &* gates
+        let perStep = blocks &* sumVectors
+        let n = chunk.count
+        // The x half, block by block.
+        var panel = panels
+        var b = 0
+        while b < blocks {
+            let bias = Sums4(panel), zero = Sums4(Vec(), Vec(), Vec(), Vec())
+            var j = 0
+            @inline(always) func store(_ j: Int, _ a: Sums4, _ z: Sums4) {
+                let to = sums + (j &* perStep &+ b &* sumVectors)
+                to[0] = a.v0; to[1] = a.v1; to[2] = a.v2; to[3] = a.v3
+                to[4] = z.v0; to[5] = z.v1; to[6] = z.v2; to[7] = z.v3
+            }
+            if M.streamsPerTile >= 3 {
+                while j &+ 3 <= n {
+                    var a0 = bias, a1 = bias, a2 = bias, z0 = zero, z1 = zero, z2 = zero
+                    chains4x3(m, &a0, &a1, &a2, &z0, &z1, &z2, panel + gates, chunk.row(j), chunk.row(j &+ 1),
+                              chunk.row(j &+ 2), inputs)
+                    store(j, a0, z0); store(j &+ 1, a1, z1); store(j &+ 2, a2, z2)
+                    j &+= 3
+                }
+            }
+            while j < n {
+                var a = bias, z = zero
+                chains4(m, &a, &z, panel + gates, chunk.row(j), inputs, oddStart: false)
+                store(j, a, z)
+                j &+= 1
+            }
+            panel += panelVectors
+            b &+= 1
+        }
+        // The h half, step by step.
+        let hNext = blocks == 1 ? h : (stream + plan.pointee.scratch).assumingMemoryBound(to: Float.self)
+        let hColumns = gates &+ inputs &* gates
+        let odd = inputs & 1 == 1
+        for j in 0..<n {
+            let from = sums + j &* perStep
+            panel = panels
+            b = 0
+            while b < blocks {
+                let p = from + b &* sumVectors
+                var a = Sums4(p), z = Sums4(p + 4)
+                chains4(m, &a, &z, panel + hColumns, h, hidden, oddStart: odd)
+                a.add(z)
+                finish(m, a.v0, a.v1, a.v2, a.v3, c + b &* lanes, hNext + b &* lanes)
+                panel += panelVectors
+                b &+= 1
+            }
+            if blocks > 1 { copyVectors(h, hNext, blocks &* lanes) }
+            chunk.keep(j, h, plan.pointee.out)
+        }
+    }
+}
+
 /// Shared packing for the fused LSTM and GRU panels: for each block,
 /// `biasVectors` bias vectors filled by `bias`, then the x columns, then the
 /// h columns, `gates` vectors per column. Gate `g`'s row for unit `u` is g*hidden + u.

@@ -63,20 +63,118 @@ func accumulate4x3<M: MultiplyAdd>(_ m: M.Type, _ s0: inout Sums4, _ s1: inout S
                                    _ x2: UnsafePointer<Float>, _ count: Int) {
     let zero = Vec()
     var t0 = Sums4(zero, zero, zero, zero), t1 = t0, t2 = t0
+    chains4x3(m, &s0, &s1, &s2, &t0, &t1, &t2, panel, x0, x1, x2, count)
+    s0.add(t0); s1.add(t1); s2.add(t2)
+}
+
+/// The two sums of accumulate4x3 kept apart: column c goes to `a` (even
+/// c) or `b` (odd c), in order. Sequence mode stores both after the x
+/// columns and continues them over the h columns (chains4), which gives
+/// the one-pass sums of the step.
+@inlinable @inline(always)
+func chains4x3<M: MultiplyAdd>(_ m: M.Type, _ a0: inout Sums4, _ a1: inout Sums4, _ a2: inout Sums4,
+                               _ b0: inout Sums4, _ b1: inout Sums4, _ b2: inout Sums4,
+                               _ panel: UnsafePointer<Vec>, _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>,
+                               _ x2: UnsafePointer<Float>, _ count: Int) {
     var q = panel
     var c = 0
     while c &+ 1 < count {
         let even = Sums4(q), odd = Sums4(q + 4)
-        s0.madd(m, even, x0[c]); s1.madd(m, even, x1[c]); s2.madd(m, even, x2[c])
-        t0.madd(m, odd, x0[c &+ 1]); t1.madd(m, odd, x1[c &+ 1]); t2.madd(m, odd, x2[c &+ 1])
+        a0.madd(m, even, x0[c]); a1.madd(m, even, x1[c]); a2.madd(m, even, x2[c])
+        b0.madd(m, odd, x0[c &+ 1]); b1.madd(m, odd, x1[c &+ 1]); b2.madd(m, odd, x2[c &+ 1])
         q += 8
         c &+= 2
     }
     if c < count {
         let even = Sums4(q)
-        s0.madd(m, even, x0[c]); s1.madd(m, even, x1[c]); s2.madd(m, even, x2[c])
+        a0.madd(m, even, x0[c]); a1.madd(m, even, x1[c]); a2.madd(m, even, x2[c])
     }
-    s0.add(t0); s1.add(t1); s2.add(t2)
+}
+
+/// One stream's four gate sums kept as two chains over `count` columns of a
+/// panel with 4 gates per column: column c goes to `a` when c + (oddStart
+/// ? 1 : 0) is even, else to `b`. With oddStart false and `b` zero, a + b is
+/// accumulate4's sum; run over the x columns, then the h columns (oddStart
+/// when the x columns were odd in number), it is the one-pass sum over
+/// [x | h]. Tiers with fewer registers take the gates in passes, as
+/// accumulate4 does.
+@inlinable @inline(always)
+func chains4<M: MultiplyAdd>(_ m: M.Type, _ a: inout Sums4, _ b: inout Sums4, _ panel: UnsafePointer<Vec>,
+                             _ column: UnsafePointer<Float>, _ count: Int, oddStart: Bool) {
+    if M.gatesPerPass >= 4 || !splitPasses(gates: 4, count) {
+        var q = panel
+        var c = 0
+        if oddStart && count > 0 {
+            b.madd(m, Sums4(q), column[0])
+            q += 4
+            c = 1
+        }
+        while c &+ 1 < count {
+            a.madd(m, Sums4(q), column[c])
+            b.madd(m, Sums4(q + 4), column[c &+ 1])
+            q += 8
+            c &+= 2
+        }
+        if c < count { a.madd(m, Sums4(q), column[c]) }
+    } else if M.gatesPerPass == 2 {
+        chainsPair(m, &a.v0, &a.v1, &b.v0, &b.v1, panel, column, count, oddStart: oddStart)
+        chainsPair(m, &a.v2, &a.v3, &b.v2, &b.v3, panel + 2, column, count, oddStart: oddStart)
+    } else {
+        chainsOne(m, &a.v0, &b.v0, panel, column, count, oddStart: oddStart)
+        chainsOne(m, &a.v1, &b.v1, panel + 1, column, count, oddStart: oddStart)
+        chainsOne(m, &a.v2, &b.v2, panel + 2, column, count, oddStart: oddStart)
+        chainsOne(m, &a.v3, &b.v3, panel + 3, column, count, oddStart: oddStart)
+    }
+}
+
+/// Two gates of chains4 (4 gates per column).
+@inlinable @inline(always)
+func chainsPair<M: MultiplyAdd>(_: M.Type, _ a0: inout Vec, _ a1: inout Vec, _ b0: inout Vec, _ b1: inout Vec,
+                                _ panel: UnsafePointer<Vec>, _ column: UnsafePointer<Float>, _ count: Int, oddStart: Bool) {
+    var q = panel
+    var c = 0
+    if oddStart && count > 0 {
+        let x = Vec(repeating: column[0])
+        b0 = M.madd(b0, q[0], x)
+        b1 = M.madd(b1, q[1], x)
+        q += 4
+        c = 1
+    }
+    while c &+ 1 < count {
+        let x0 = Vec(repeating: column[c])
+        let x1 = Vec(repeating: column[c &+ 1])
+        a0 = M.madd(a0, q[0], x0)
+        a1 = M.madd(a1, q[1], x0)
+        b0 = M.madd(b0, q[4], x1)
+        b1 = M.madd(b1, q[5], x1)
+        q += 8
+        c &+= 2
+    }
+    if c < count {
+        let x0 = Vec(repeating: column[c])
+        a0 = M.madd(a0, q[0], x0)
+        a1 = M.madd(a1, q[1], x0)
+    }
+}
+
+/// One gate of chains4 (4 gates per column).
+@inlinable @inline(always)
+func chainsOne<M: MultiplyAdd>(_: M.Type, _ a0: inout Vec, _ b0: inout Vec, _ panel: UnsafePointer<Vec>,
+                               _ column: UnsafePointer<Float>, _ count: Int, oddStart: Bool) {
+    var q = panel
+    var c = 0
+    if oddStart && count > 0 {
+        b0 = M.madd(b0, q[0], Vec(repeating: column[0]))
+        q += 4
+        c = 1
+    }
+    while c &+ 1 < count {
+        a0 = M.madd(a0, q[0], Vec(repeating: column[c]))
+        b0 = M.madd(b0, q[4], Vec(repeating: column[c &+ 1]))
+        q += 8
+        c &+= 2
+    }
+    if c < count { a0 = M.madd(a0, q[0], Vec(repeating: column[c])) }
 }
 
 /// accumulate3 for three streams at once (see accumulate4x3).
