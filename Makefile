@@ -6,7 +6,8 @@
 #   make test                 every test (Swift, C, Python, sanitizers, brief fuzzing)
 #   make fuzz                 fuzz each target for FUZZ_SECONDS (tests/fuzz/README.md)
 #   make bench                ns per step for LSTM and GRU at seven sizes against baselines;
-#                             many streams' GFLOP/s against one stream and the FMA peak
+#                             many streams' GFLOP/s against one stream and the FMA peak;
+#                             recur_run against onnxruntime's LSTM and GRU operators
 #                             (RTNEURAL_DIR=checkout adds RTNeural)
 #   make install PREFIX=DIR   include/recur.h, lib/librecur.so, lib/librecur.a, lib/pkgconfig/recur.pc
 #
@@ -369,6 +370,7 @@ test-tiers: $(OUT)/tier_outputs $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/tes
 	RECUR_ISA=baseline RECUR_EXPECT_ISA=baseline $(OUT)/test_api $(MODELS) $(OUT)/variants/*.recur
 	RECUR_ISA=avx2 $(OUT)/test_step_streams $(MODELS) $(OUT)/variants/*.recur
 	RECUR_ISA=baseline $(OUT)/test_step_streams $(MODELS) $(OUT)/variants/*.recur
+	qemu-x86_64 -cpu Haswell $(OUT)/test_step_streams $(MODELS) $(OUT)/variants/token_lm.recur
 	RECUR_EXPECT_ISA=avx2 qemu-x86_64 -cpu Haswell $(OUT)/test_api_shared $(QEMU_MODELS)
 	RECUR_EXPECT_ISA=baseline qemu-x86_64 -cpu Nehalem $(OUT)/test_api_shared $(QEMU_MODELS)
 	RECUR_EXPECT_ISA=baseline qemu-x86_64 -cpu Nehalem $(OUT)/test_api_static $(MODELS)
@@ -411,9 +413,12 @@ bench: venv
 	RECUR_ISA=avx2 RESULTS_CSV=bench/results/bench-avx2.csv $(OUT)/bench-haswell $(OUT)/bench-models $(BENCH_ROUNDS)
 	@echo
 	RESULTS_CSV=bench/results/bench-streams.csv $(OUT)/bench-streams $(OUT)/bench-models $(BENCH_STREAM_ROUNDS) 64
+	@echo
+	RECUR_LIBRARY=$(CURDIR)/$(OUT)/lib/librecur.so RESULTS_CSV=bench/results/bench-sequence.csv \
+	  $(PY) bench/sequence.py $(BENCH_STREAM_ROUNDS)
 	@$(PY) -c "import matplotlib" 2>/dev/null || $(VENV)/bin/pip install -q matplotlib
 	$(PY) bench/chart.py bench/results/bench.png bench/results/bench-best.csv bench/results/bench-avx2.csv \
-	  bench/results/bench-streams.csv
+	  bench/results/bench-streams.csv bench/results/bench-sequence.csv
 
 # Stream.step against a raw ctypes call of recur_step, interleaved in one run.
 bench-python: venv lib

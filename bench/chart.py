@@ -5,7 +5,9 @@ contender's time per step divided by the roof kernel's in the same run
 faster), with the p10-p90 spread of the contender as error bars. RTNeural
 appears when the bench was built with RTNEURAL_DIR. A CSV of
 bench/streams.c adds a row: many streams' GFLOP/s as a share of the
-register-only FMA peak measured in the same run.
+register-only FMA peak measured in the same run; one of bench/sequence.py
+another: recur_run's time per step over onnxruntime's LSTM and GRU
+operators'.
 
     python bench/chart.py OUT.png RESULTS.csv ...   (make bench)"""
 import csv
@@ -22,11 +24,14 @@ def main(out, paths):
     every = [r for p in paths for r in csv.DictReader(open(p))]
     rows = [r for r in every if "isa" in r and r["isa"]]
     streams = [r for r in every if r.get("table") == "streams"]
+    sequence = [r for r in every if r.get("table") == "sequence"]
     tiers = sorted({r["isa"] for r in rows}, reverse=True)
-    fig, axes = plt.subplots(len(tiers) + bool(streams), 2, figsize=(12, 4.2 * (len(tiers) + bool(streams))),
-                             squeeze=False)
+    panels = len(tiers) + bool(streams) + bool(sequence)
+    fig, axes = plt.subplots(panels, 2, figsize=(12, 4.2 * panels), squeeze=False)
     if streams:
         draw_streams(axes[len(tiers)], streams)
+    if sequence:
+        draw_sequence(axes[panels - 1], sequence)
     for ti, tier in enumerate(tiers):
         for ci, cell in enumerate(("lstm", "gru")):
             ax = axes[ti][ci]
@@ -76,6 +81,24 @@ def draw_streams(axes, rows):
         ax.set_xlabel("input, hidden")
         ax.set_ylabel("GFLOP/s / register-only FMA peak")
         ax.set_title(f"{cell.upper()}: many streams of one model (recur_step_streams)")
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+
+
+def draw_sequence(axes, rows):
+    for ci, cell in enumerate(("lstm", "gru")):
+        ax = axes[ci]
+        time = {(r["input"], r["hidden"], r["steps"], r["contender"]): float(r["ns_per_step"])
+                for r in rows if r["cell"] == cell}
+        sizes = sorted({(k[0], k[1]) for k in time}, key=lambda s: int(s[1]))
+        for steps, style in (("100", "o-"), ("1000", "s--")):
+            ratio = [time[(i, h, steps, "recur run")] / time[(i, h, steps, "onnxruntime")] for i, h in sizes]
+            ax.plot(range(len(sizes)), ratio, style, label=f"recur_run, T = {steps}")
+        ax.axhline(1.0, color="gray", linestyle=":", label="onnxruntime")
+        ax.set_xticks(range(len(sizes)), [f"{i},{h}" for i, h in sizes])
+        ax.set_xlabel("input, hidden")
+        ax.set_ylabel("time per step / onnxruntime's (median)")
+        ax.set_title(f"{cell.upper()}: sequence mode against onnxruntime's operator (one thread)")
         ax.grid(True, alpha=0.3)
         ax.legend()
 

@@ -9,8 +9,8 @@ public enum AVX2: MultiplyAdd {
     public static func madd(_ a: Vec, _ b: Vec, _ c: Vec) -> Vec { a.addingProduct(b, c) }
     /// 16 ymm registers: two gates per pass (8 ymm accumulators).
     @inlinable public static var gatesPerPass: Int { 2 }
-    /// A tile's 24 sums would need 48 ymm registers.
-    @inlinable public static var streamsPerTile: Int { 1 }
+    /// Tiles one gate at a time: 3 streams × 2 sums, 12 ymm registers.
+    @inlinable public static var streamsPerTile: Int { 3 }
 }
 
 public let avx2Kernels = Kernels(

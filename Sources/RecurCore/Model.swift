@@ -40,7 +40,7 @@ public struct CellPlan {
     public var startH = 0, startC = 0
 
     /// 16-unit blocks of the hidden width.
-    @inlinable var blocks: Int { hiddenPadded / lanes }
+    @inlinable @inline(always) var blocks: Int { hiddenPadded / lanes }
 }
 
 /// How one layer runs.

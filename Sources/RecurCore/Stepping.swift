@@ -81,7 +81,7 @@ extension Stream {
     public func run<M: MultiplyAdd>(_ m: M.Type, _ steps: Int, _ xs: UnsafePointer<Float>, _ ys: UnsafeMutablePointer<Float>) {
         let header = model.header
         let inputs = header.pointee.inputSize, outputs = header.pointee.outputSize, width = header.pointee.maxWidth
-        if header.pointee.firstSequenceLayer < 0 && !header.pointee.chunked {
+        if header.pointee.firstSequenceLayer < 0 && !(header.pointee.chunked && M.chunksSequences) {
             // In place is safe: step t writes only floats that steps <= t read.
             for t in 0..<steps { step(m, xs + t &* inputs, ys + t &* outputs) }
         } else if header.pointee.firstSequenceLayer < 0 {
@@ -120,7 +120,7 @@ extension Stream {
                 for i in 0..<dim { buffer[t &* width &+ i] = row[i] }
             }
         }
-        if header.pointee.firstSequenceLayer < 0 && !header.pointee.chunked {
+        if header.pointee.firstSequenceLayer < 0 && !(header.pointee.chunked && M.chunksSequences) {
             for t in 0..<steps { copyOut(forward(m, from: 1, embedding(Int(tokens[t]))), ys + t &* outputs) }
         } else if header.pointee.firstSequenceLayer < 0 {
             let chunk = header.pointee.chunkSteps, buffers = floats(header.pointee.chunkBuffers)
@@ -201,7 +201,7 @@ extension Stream {
                                  _ stride: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int, offset: Int,
                                  backwards: Bool) {
         let header = model.header
-        if cell.pointee.fused && cell.pointee.inputSize >= chunkedInputs {
+        if cell.pointee.fused && cell.pointee.inputSize >= chunkedInputs && M.chunksSequences {
             let sums = UnsafeMutableRawPointer(floats(header.pointee.chunkSums)).assumingMemoryBound(to: Vec.self)
             let size = header.pointee.chunkSteps, weights = UnsafeRawPointer(model.base)
             var done = 0

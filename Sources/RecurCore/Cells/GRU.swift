@@ -87,7 +87,24 @@ enum GRUCell {
         while b < blocks {
             let at = b &* lanes
             var k = 0
-            if M.streamsPerTile >= 3 {
+            if M.streamsPerTile >= 3 && M.gatesPerPass < 4 {
+                // One gate at a time.
+                while k &+ 3 <= n {
+                    let x0 = x(k), x1 = x(k &+ 1), x2 = x(k &+ 2), h0 = h(k), h1 = h(k &+ 1), h2 = h(k &+ 2)
+                    @inline(always) func xSums(_ g: Int) -> (Vec, Vec, Vec) {
+                        tile1x3(m, (panel[g], panel[g], panel[g]), panel + (biasVectors &+ g), stride: gates, x0, x1, x2, inputs)
+                    }
+                    @inline(always) func hSums(_ g: Int, _ start: (Vec, Vec, Vec)) -> (Vec, Vec, Vec) {
+                        tile1x3(m, start, panel + (hPanel &+ g), stride: gates, h0, h1, h2, hidden)
+                    }
+                    let r = hSums(0, xSums(0)), z = hSums(1, xSums(1)), nx = xSums(2)
+                    let nh = hSums(2, (panel[3], panel[3], panel[3]))
+                    finish(m, r.0, z.0, nx.0, nh.0, h0 + at, floats(k, nextOffset) + at)
+                    finish(m, r.1, z.1, nx.1, nh.1, h1 + at, floats(k &+ 1, nextOffset) + at)
+                    finish(m, r.2, z.2, nx.2, nh.2, h2 + at, floats(k &+ 2, nextOffset) + at)
+                    k &+= 3
+                }
+            } else if M.streamsPerTile >= 3 {
                 while k &+ 3 <= n {
                     var x0 = Sums3(panel), x1 = x0, x2 = x0
                     accumulate3x3(m, &x0, &x1, &x2, panel + biasVectors, x(k), x(k &+ 1), x(k &+ 2), inputs)
@@ -138,7 +155,19 @@ extension GRUCell {
                 to[0] = s.v0; to[1] = s.v1; to[2] = s.v2
             }
             var j = 0
-            if M.streamsPerTile >= 3 {
+            if M.streamsPerTile >= 3 && M.gatesPerPass < 4 {
+                // One gate at a time.
+                while j &+ 3 <= n {
+                    let x0 = chunk.row(j), x1 = chunk.row(j &+ 1), x2 = chunk.row(j &+ 2)
+                    for g in 0..<gates {
+                        let s = tile1x3(m, (panel[g], panel[g], panel[g]), panel + (biasVectors &+ g), stride: gates,
+                                        x0, x1, x2, inputs)
+                        let to = sums + (j &* perStep &+ b &* sumVectors &+ g)
+                        to[0] = s.0; to[perStep] = s.1; to[2 &* perStep] = s.2
+                    }
+                    j &+= 3
+                }
+            } else if M.streamsPerTile >= 3 {
                 while j &+ 3 <= n {
                     var s0 = bias, s1 = bias, s2 = bias
                     accumulate3x3(m, &s0, &s1, &s2, panel + biasVectors, chunk.row(j), chunk.row(j &+ 1),

@@ -78,7 +78,20 @@ enum LSTMCell {
         while b < blocks {
             let at = b &* lanes
             var k = 0
-            if M.streamsPerTile >= 3 {
+            if M.streamsPerTile >= 3 && M.gatesPerPass < 4 {
+                // One gate at a time.
+                while k &+ 3 <= n {
+                    let x0 = xh(k), x1 = xh(k &+ 1), x2 = xh(k &+ 2)
+                    @inline(always) func gate(_ g: Int) -> (Vec, Vec, Vec) {
+                        tile1x3(m, (panel[g], panel[g], panel[g]), panel + (gates &+ g), stride: gates, x0, x1, x2, columns)
+                    }
+                    let i = gate(0), f = gate(1), g = gate(2), o = gate(3)
+                    finish(m, i.0, f.0, g.0, o.0, floats(k, cOffset) + at, floats(k, nextOffset) + at)
+                    finish(m, i.1, f.1, g.1, o.1, floats(k &+ 1, cOffset) + at, floats(k &+ 1, nextOffset) + at)
+                    finish(m, i.2, f.2, g.2, o.2, floats(k &+ 2, cOffset) + at, floats(k &+ 2, nextOffset) + at)
+                    k &+= 3
+                }
+            } else if M.streamsPerTile >= 3 {
                 while k &+ 3 <= n {
                     var s0 = Sums4(panel), s1 = s0, s2 = s0
                     accumulate4x3(m, &s0, &s1, &s2, panel + gates, xh(k), xh(k &+ 1), xh(k &+ 2), columns)
@@ -133,7 +146,21 @@ extension LSTMCell {
                 to[0] = a.v0; to[1] = a.v1; to[2] = a.v2; to[3] = a.v3
                 to[4] = z.v0; to[5] = z.v1; to[6] = z.v2; to[7] = z.v3
             }
-            if M.streamsPerTile >= 3 {
+            if M.streamsPerTile >= 3 && M.gatesPerPass < 4 {
+                // One gate at a time.
+                while j &+ 3 <= n {
+                    let x0 = chunk.row(j), x1 = chunk.row(j &+ 1), x2 = chunk.row(j &+ 2)
+                    for g in 0..<gates {
+                        var a0 = panel[g], a1 = a0, a2 = a0, z0 = Vec(), z1 = z0, z2 = z0
+                        chains1x3(m, &a0, &a1, &a2, &z0, &z1, &z2, panel + (gates &+ g), stride: gates, x0, x1, x2, inputs)
+                        let to = sums + (j &* perStep &+ b &* sumVectors &+ g)
+                        to[0] = a0; to[4] = z0
+                        to[perStep] = a1; to[perStep &+ 4] = z1
+                        to[2 &* perStep] = a2; to[2 &* perStep &+ 4] = z2
+                    }
+                    j &+= 3
+                }
+            } else if M.streamsPerTile >= 3 {
                 while j &+ 3 <= n {
                     var a0 = bias, a1 = bias, a2 = bias, z0 = zero, z1 = zero, z2 = zero
                     chains4x3(m, &a0, &a1, &a2, &z0, &z1, &z2, panel + gates, chunk.row(j), chunk.row(j &+ 1),
@@ -161,10 +188,20 @@ extension LSTMCell {
             b = 0
             while b < blocks {
                 let p = from + b &* sumVectors
-                var a = Sums4(p), z = Sums4(p + 4)
-                chains4(m, &a, &z, panel + hColumns, h, hidden, oddStart: odd)
-                a.add(z)
-                finish(m, a.v0, a.v1, a.v2, a.v3, c + b &* lanes, hNext + b &* lanes)
+                if M.gatesPerPass == 2 && splitPasses(gates: gates, hidden) {
+                    // Two passes, each loading only its own gates' chains.
+                    var a0 = p[0], a1 = p[1], z0 = p[4], z1 = p[5]
+                    chainsPair(m, &a0, &a1, &z0, &z1, panel + hColumns, h, hidden, oddStart: odd)
+                    let i = a0 + z0, f = a1 + z1
+                    var a2 = p[2], a3 = p[3], z2 = p[6], z3 = p[7]
+                    chainsPair(m, &a2, &a3, &z2, &z3, panel + (hColumns &+ 2), h, hidden, oddStart: odd)
+                    finish(m, i, f, a2 + z2, a3 + z3, c + b &* lanes, hNext + b &* lanes)
+                } else {
+                    var a = Sums4(p), z = Sums4(p + 4)
+                    chains4(m, &a, &z, panel + hColumns, h, hidden, oddStart: odd)
+                    a.add(z)
+                    finish(m, a.v0, a.v1, a.v2, a.v3, c + b &* lanes, hNext + b &* lanes)
+                }
                 panel += panelVectors
                 b &+= 1
             }

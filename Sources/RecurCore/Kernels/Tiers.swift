@@ -25,6 +25,13 @@ public protocol MultiplyAdd {
     static var streamsPerTile: Int { get }
 }
 
+extension MultiplyAdd {
+    /// Whether sequence mode takes chunks (Stepping.swift, runCell): only
+    /// with tiles does the product over steps beat stepping; either way the
+    /// sums, and so the outputs, are the same.
+    @inlinable static var chunksSequences: Bool { streamsPerTile >= 3 }
+}
+
 /// One tier's entry points into the step path (C function pointers, so a
 /// model can hold them in its arena).
 public struct Kernels {

@@ -199,3 +199,46 @@ func accumulate3x3<M: MultiplyAdd>(_ m: M.Type, _ s0: inout Sums3, _ s1: inout S
     }
     s0.add(t0); s1.add(t1); s2.add(t2)
 }
+
+// Tiers with fewer registers (AVX2: 16 ymm, a vector is two) take a tile one
+// gate at a time: three column vectors × 2 sums = 12 ymm registers.
+
+/// One gate (`panel` points at it; `stride` gates per column) for three
+/// column vectors: the chains of chains4x3 for that gate alone.
+@inlinable @inline(always)
+func chains1x3<M: MultiplyAdd>(_: M.Type, _ a0: inout Vec, _ a1: inout Vec, _ a2: inout Vec,
+                               _ b0: inout Vec, _ b1: inout Vec, _ b2: inout Vec,
+                               _ panel: UnsafePointer<Vec>, stride: Int, _ x0: UnsafePointer<Float>,
+                               _ x1: UnsafePointer<Float>, _ x2: UnsafePointer<Float>, _ count: Int) {
+    var q = panel
+    var c = 0
+    while c &+ 1 < count {
+        let even = q[0], odd = q[stride]
+        a0 = M.madd(a0, even, Vec(repeating: x0[c]))
+        a1 = M.madd(a1, even, Vec(repeating: x1[c]))
+        a2 = M.madd(a2, even, Vec(repeating: x2[c]))
+        b0 = M.madd(b0, odd, Vec(repeating: x0[c &+ 1]))
+        b1 = M.madd(b1, odd, Vec(repeating: x1[c &+ 1]))
+        b2 = M.madd(b2, odd, Vec(repeating: x2[c &+ 1]))
+        q += 2 &* stride
+        c &+= 2
+    }
+    if c < count {
+        let even = q[0]
+        a0 = M.madd(a0, even, Vec(repeating: x0[c]))
+        a1 = M.madd(a1, even, Vec(repeating: x1[c]))
+        a2 = M.madd(a2, even, Vec(repeating: x2[c]))
+    }
+}
+
+/// One gate's whole sums for three column vectors, each starting from its
+/// own value: what accumulate4 or accumulate3 gives that gate for each.
+@inlinable @inline(always)
+func tile1x3<M: MultiplyAdd>(_ m: M.Type, _ start: (Vec, Vec, Vec), _ panel: UnsafePointer<Vec>, stride: Int,
+                             _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ x2: UnsafePointer<Float>,
+                             _ count: Int) -> (Vec, Vec, Vec) {
+    var (a0, a1, a2) = start
+    var b0 = Vec(), b1 = Vec(), b2 = Vec()
+    chains1x3(m, &a0, &a1, &a2, &b0, &b1, &b2, panel, stride: stride, x0, x1, x2, count)
+    return (a0 + b0, a1 + b1, a2 + b2)
+}
