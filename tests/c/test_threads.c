@@ -6,7 +6,10 @@
  *    and frees streams of the shared model, and makes failing calls;
  *  - halfway, the main thread frees the shared model: the workers' streams
  *    keep its weights and go on computing the same numbers;
- *  - each thread's recur_last_error is its own.
+ *  - each thread's recur_last_error is its own;
+ *  - before that, WORKERS threads step disjoint groups of streams of the
+ *    shared model with recur_step_streams at once, each stream's outputs
+ *    bit-identical to one thread's recur_step.
  *
  *   test_threads SHARED.recur ... -- CHURN.recur ... */
 #define _GNU_SOURCE
@@ -116,6 +119,35 @@ static void *churn(void *arg) {
     return (void *)(intptr_t)bad;
 }
 
+#define GROUP 5
+#define GROUP_STEPS (STEPS / 8)
+
+/* A group of GROUP streams stepped together GROUP_STEPS times; every
+ * stream's outputs must be those of one thread's recur_step. */
+static void *group_worker(void *arg) {
+    long id = (long)arg;
+    const shared *t = &subject;
+    recur_stream *s[GROUP];
+    int ok = 1;
+    for (int k = 0; k < GROUP; k++) ok = ok && recur_stream_create(t->model, &s[k]) == RECUR_OK;
+    float *xs = malloc(sizeof(float) * GROUP * (t->in ? t->in : 1)), *ys = malloc(sizeof(float) * GROUP * t->out);
+    int32_t tokens[GROUP];
+    pthread_barrier_wait(&started);
+    for (size_t i = 0; ok && i < GROUP_STEPS; i++) {
+        for (int k = 0; k < GROUP; k++) {
+            memcpy(xs + k * t->in, t->xs + i * t->in, sizeof(float) * t->in);
+            tokens[k] = t->tokens[i];
+        }
+        ok = (t->vocab ? recur_step_streams_tokens(t->model, s, GROUP, tokens, GROUP, ys, GROUP * t->out)
+                       : recur_step_streams(t->model, s, GROUP, xs, GROUP * t->in, ys, GROUP * t->out)) == RECUR_OK;
+        for (int k = 0; ok && k < GROUP; k++) ok = memcmp(ys + k * t->out, t->want + i * t->out, sizeof(float) * t->out) == 0;
+    }
+    if (!ok) fprintf(stderr, "group worker %ld: %s\n", id, recur_last_error());
+    for (int k = 0; k < GROUP; k++) recur_stream_free(s[k]);
+    free(xs), free(ys);
+    return (void *)(intptr_t)(ok ? 0 : 1 + id);
+}
+
 static void free_subject_model(void) { recur_model_free(subject.model); }
 
 static void one_model(const char *path) {
@@ -145,6 +177,17 @@ static void one_model(const char *path) {
     recur_stream_free(s);
 
     pthread_t workers[WORKERS], churner;
+    void *r;
+    if (!t->sequence) {
+        pthread_barrier_init(&started, NULL, WORKERS + 1);
+        for (long w = 0; w < WORKERS; w++) pthread_create(&workers[w], NULL, group_worker, (void *)w);
+        pthread_barrier_wait(&started);
+        for (int w = 0; w < WORKERS; w++) {
+            pthread_join(workers[w], &r);
+            CHECK(r == NULL, "%s: group worker %d's outputs differ from one thread's", path, w);
+        }
+        pthread_barrier_destroy(&started);
+    }
     pthread_barrier_init(&started, NULL, WORKERS + 1);
     pthread_barrier_init(&freed, NULL, WORKERS + 1);
     atomic_store(&churn_stop, 0);
@@ -154,7 +197,6 @@ static void one_model(const char *path) {
     pthread_barrier_wait(&freed);  /* every worker is halfway */
     free_subject_model();
     pthread_barrier_wait(&freed);
-    void *r;
     for (int w = 0; w < WORKERS; w++) {
         pthread_join(workers[w], &r);
         CHECK(r == NULL, "%s: worker %d's outputs or messages differ from one thread's", path, w);
@@ -166,7 +208,8 @@ static void one_model(const char *path) {
     pthread_barrier_destroy(&started);
     pthread_barrier_destroy(&freed);
     free(t->xs), free(t->tokens), free(t->want);
-    printf("%s: %d threads x %d steps, bit-identical to one thread, model freed halfway\n", path, WORKERS, STEPS);
+    printf("%s: %d threads x %d steps%s, bit-identical to one thread, model freed halfway\n", path, WORKERS, STEPS,
+           t->sequence ? "" : " (and groups of 5 streams stepped together)");
 }
 
 int main(int argc, char **argv) {
