@@ -36,7 +36,7 @@ def __getattr__(name):
         return getattr(importlib.import_module(".runtime", __name__), name)
     if name in _WRITER:
         return getattr(importlib.import_module(".writer", __name__), name)
-    if name in ("writer", "onnx_import", "runtime", "recur_pb2", "cli"):
+    if name in ("writer", "onnx_import", "rtneural_import", "runtime", "recur_pb2", "cli"):
         return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'recur' has no attribute {name!r}")
 

@@ -4,6 +4,7 @@
     recur run MODEL.recur [IN.csv [OUT.csv]]
                                            stream CSV rows through a model
     recur convert MODEL.onnx OUT.recur     convert an ONNX model (needs onnx)
+    recur convert MODEL.json OUT.recur     convert an RTNeural JSON model
 
 Errors are one line on stderr and a nonzero exit status."""
 import argparse
@@ -38,7 +39,8 @@ def _parser():
     run.add_argument("output", nargs="?", default="-", help="CSV output (default: standard output)")
     run.add_argument("--precision", type=int, default=9, help="significant digits of each output (default 9: "
                      "exact for float32)")
-    commands.add_parser("convert", help="convert an ONNX model to .recur (needs the onnx package)", add_help=False)
+    commands.add_parser("convert", help="convert an ONNX model (needs the onnx package) or an RTNeural JSON model "
+                        "to .recur", add_help=False)
     return parser
 
 
@@ -151,6 +153,9 @@ def _open(path, mode):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "convert":
+        if len(argv) > 1 and argv[1].lower().endswith(".json"):
+            from .rtneural_import import main as rtneural_main
+            return rtneural_main(argv[1:])
         try:
             import onnx  # noqa: F401
         except ModuleNotFoundError:

@@ -1,0 +1,320 @@
+"""RTNeural's JSON models to Recur layers.
+
+RTNeural's Keras exporter (python/model_utils.py in its repository) writes a
+self-describing file: "in_shape" ([null, null, inputs] or [null, inputs])
+and "layers", each with "type", "activation", "shape" ([..., units]) and
+"weights" in Keras's layout. This reads the types a streaming model needs:
+
+    dense, time-distributed-dense  kernel (I, O), bias (O) optional; activation
+    lstm                           kernel (I, 4U), recurrent (U, 4U), bias (4U); columns i, f, c, o
+    gru                            kernel (I, 3U), recurrent (U, 3U), bias (2, 3U) (reset_after=True)
+                                   or (3U,) (reset_after=False); columns z, r, h
+    activation                     tanh, sigmoid, relu, elu, softmax, linear
+
+and refuses, naming it, any other type (conv1d, conv2d, batchnorm, prelu
+...). Keras's column orders become Recur's (PyTorch's) rows: LSTM i, f, c, o
+is already i, f, g, o; GRU z, r, h becomes r, z, n. A GRU's update
+h' = z h + (1 - z) h~ is PyTorch's. RTNeural runs every LSTM and GRU with
+tanh and sigmoid whatever "activation" says, so a file naming another
+function is refused (the Keras model it came from would compute something
+else).
+
+RTNeural's PyTorch files are bare state_dicts (names such as
+"lstm.weight_ih_l0", no architecture): those are refused with a note on how
+to convert the module they came from.
+
+`convert` maps a file; `verify` runs the result against a float64 NumPy
+evaluation of the JSON in Keras's own layout (an independent reading of
+the same file) over a random sequence.
+
+    recur convert model.json model.recur [--tolerance 1e-5] [--steps 300] [--no-verify]
+"""
+import json
+import os
+
+import numpy as np
+
+from . import writer
+
+
+class ConversionError(ValueError):
+    """The file cannot be converted; the message says why."""
+
+
+_FUNCTIONS = {"tanh": "tanh", "sigmoid": "sigmoid", "relu": "relu", "elu": "elu", "linear": "identity",
+              "": "identity"}
+_REFUSED = {"conv1d", "conv2d", "batchnorm", "batchnorm2d", "prelu"}
+
+
+def load(source):
+    """The JSON object of `source` (a path, or an already-parsed dict)."""
+    if isinstance(source, dict):
+        return source
+    try:
+        with open(source, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise ConversionError(f"not JSON: {e}") from None
+
+
+def _array(value, where):
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConversionError(f"{where}: weights are not a numeric array") from None
+
+
+def _units(layer, where):
+    shape = layer.get("shape")
+    if not isinstance(shape, list) or not shape or not isinstance(shape[-1], int) or shape[-1] <= 0:
+        raise ConversionError(f"{where}: \"shape\" must end in the layer's width, got {shape!r}")
+    return shape[-1]
+
+
+def _expect(array, shape, what, where):
+    if array.shape != shape:
+        raise ConversionError(f"{where}: {what} has shape {array.shape}, expected {shape}")
+
+
+def _activation(layer, where):
+    name = layer.get("activation", "")
+    if not isinstance(name, str):
+        raise ConversionError(f"{where}: \"activation\" must be a string, got {name!r}")
+    if name != "softmax" and name not in _FUNCTIONS:
+        raise ConversionError(f"{where}: activation {name!r} is not one Recur has (RTNeural's: tanh, sigmoid, "
+                              "relu, elu, softmax)")
+    return name
+
+
+def _is_state_dict(model):
+    return "layers" not in model and any(isinstance(k, str) and "." in k for k in model)
+
+
+def parse(model):
+    """The JSON's layers as Keras-layout records: (kind, details) with float64
+    weights, checked against each other. Raises ConversionError."""
+    if not isinstance(model, dict):
+        raise ConversionError("the file is not a JSON object")
+    if _is_state_dict(model):
+        names = ", ".join(list(model)[:3])
+        raise ConversionError(
+            f"this is an RTNeural PyTorch file: a bare state_dict ({names}, ...) without the architecture, "
+            "which only the PyTorch module knows. Load it into that module (module.load_state_dict with the "
+            "arrays) and export the module to ONNX (torch.onnx.export), then run `recur convert model.onnx`")
+    shape = model.get("in_shape")
+    if not isinstance(shape, list) or not shape or not isinstance(shape[-1], int) or shape[-1] <= 0:
+        raise ConversionError(f"\"in_shape\" must end in the input width, got {shape!r}")
+    layers = model.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise ConversionError("\"layers\" must be a non-empty list")
+    width = shape[-1]
+    records = []
+    for index, layer in enumerate(layers):
+        where = f"layer {index}"
+        if not isinstance(layer, dict) or not isinstance(layer.get("type"), str):
+            raise ConversionError(f"{where}: not an object with a \"type\"")
+        kind = layer["type"]
+        where = f"layer {index} ({kind})"
+        if kind in _REFUSED:
+            raise ConversionError(f"{where}: Recur has no {kind} layer; it runs LSTM, GRU, dense and activation "
+                                  "layers")
+        weights = layer.get("weights", [])
+        if not isinstance(weights, list):
+            raise ConversionError(f"{where}: \"weights\" must be a list")
+        if kind == "activation":
+            records.append(("activation", {"function": _activation(layer, where), "size": width}))
+            continue
+        units = _units(layer, where)
+        if kind in ("dense", "time-distributed-dense"):
+            if len(weights) not in (1, 2):
+                raise ConversionError(f"{where}: expected [kernel] or [kernel, bias], got {len(weights)} arrays")
+            kernel = _array(weights[0], where)
+            _expect(kernel, (width, units), "the kernel", where)
+            bias = _array(weights[1], where) if len(weights) == 2 else np.zeros(units)
+            _expect(bias, (units,), "the bias", where)
+            records.append(("dense", {"kernel": kernel, "bias": bias, "function": _activation(layer, where)}))
+        elif kind in ("lstm", "gru"):
+            gates = 4 if kind == "lstm" else 3
+            function = layer.get("activation", "tanh")
+            if function not in ("tanh", ""):
+                raise ConversionError(f"{where}: activation {function!r}: RTNeural runs every {kind.upper()} "
+                                      "with tanh, so this file and the Keras model it came from disagree; "
+                                      "convert the Keras model instead")
+            if len(weights) != 3:
+                raise ConversionError(f"{where}: expected [kernel, recurrent_kernel, bias], got {len(weights)} arrays")
+            kernel, recurrent, bias = (_array(w, where) for w in weights)
+            _expect(kernel, (width, gates * units), "the kernel", where)
+            _expect(recurrent, (units, gates * units), "the recurrent kernel", where)
+            if kind == "gru" and bias.shape == (gates * units,):
+                reset_after = False
+            else:
+                reset_after = True
+                _expect(bias, (2, gates * units) if kind == "gru" else (gates * units,), "the bias", where)
+            records.append((kind, {"kernel": kernel, "recurrent": recurrent, "bias": bias,
+                                   "reset_after": reset_after}))
+        else:
+            raise ConversionError(f"{where}: unknown layer type {kind!r}; Recur reads dense, "
+                                  "time-distributed-dense, lstm, gru and activation")
+        width = units
+    return shape[-1], records
+
+
+def convert(source):
+    """(layers for recur.save, notes) for an RTNeural JSON model (a path or
+    a parsed dict). Raises ConversionError naming what cannot be converted."""
+    inputs, records = parse(load(source))
+    layers, notes = [], []
+    for kind, r in records:
+        if kind == "dense":
+            function = r["function"]
+            layers.append(writer.Dense(r["kernel"].T.astype(np.float32), r["bias"].astype(np.float32),
+                                       "identity" if function == "softmax" else _FUNCTIONS[function]))
+            if function == "softmax":
+                layers.append(writer.Softmax(r["kernel"].shape[1]))
+        elif kind == "activation":
+            function, size = r["function"], r["size"]
+            if function == "softmax":
+                layers.append(writer.Softmax(size))
+            elif function in ("linear", ""):
+                continue
+            elif layers and isinstance(layers[-1], writer.Dense) and layers[-1].activation == "identity":
+                layers[-1].activation = _FUNCTIONS[function]  # folded into the dense layer before it
+            else:
+                layers.append(writer.Dense(np.eye(size, dtype=np.float32), None, _FUNCTIONS[function]))
+                notes.append(f"a {function} activation after a layer that cannot take it runs as an identity "
+                             f"dense layer of {size} units")
+        elif kind == "lstm":
+            u = r["recurrent"].shape[0]
+            layers.append(writer.LSTM(r["kernel"].T.astype(np.float32), r["recurrent"].T.astype(np.float32),
+                                      r["bias"].astype(np.float32), np.zeros(4 * u, np.float32)))
+        else:  # gru: Keras columns z, r, h -> rows r, z, n
+            u = r["recurrent"].shape[0]
+            order = np.concatenate([np.arange(u, 2 * u), np.arange(0, u), np.arange(2 * u, 3 * u)])
+            w_ih = r["kernel"].T[order].astype(np.float32)
+            w_hh = r["recurrent"].T[order].astype(np.float32)
+            if r["reset_after"]:
+                b_ih, b_hh = r["bias"][0][order], r["bias"][1][order]
+            else:
+                b_ih, b_hh = r["bias"][order], np.zeros(3 * u)
+                notes.append("a GRU with one bias vector is Keras's reset_after=False: Recur runs it as such "
+                             "(RTNeural itself reads only reset_after=True)")
+            layers.append(writer.GRU(w_ih, w_hh, b_ih.astype(np.float32), b_hh.astype(np.float32),
+                                     reset_before_matmul=not r["reset_after"]))
+    if inputs != (layers[0].input_size if layers else inputs):
+        raise ConversionError(f"\"in_shape\" says {inputs} inputs, the first layer takes {layers[0].input_size}")
+    return layers, notes
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _apply(function, x):
+    if function == "tanh":
+        return np.tanh(x)
+    if function == "sigmoid":
+        return _sigmoid(x)
+    if function == "relu":
+        return np.maximum(x, 0)
+    if function == "elu":
+        return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+    if function == "softmax":
+        e = np.exp(x - x.max())
+        return e / e.sum()
+    return x
+
+
+def reference(source, xs):
+    """The JSON model over the rows of xs (steps, inputs), in float64 and in
+    Keras's layout: what the file means, computed without Recur's mapping."""
+    _, records = parse(load(source))
+    state = [None] * len(records)
+    out = []
+    for x in np.asarray(xs, dtype=np.float64):
+        for i, (kind, r) in enumerate(records):
+            if kind == "dense":
+                x = _apply(r["function"], x @ r["kernel"] + r["bias"])
+            elif kind == "activation":
+                x = _apply(r["function"], x)
+            elif kind == "lstm":
+                u = r["recurrent"].shape[0]
+                h, c = state[i] if state[i] is not None else (np.zeros(u), np.zeros(u))
+                z = x @ r["kernel"] + h @ r["recurrent"] + r["bias"]
+                ig, fg, cg, og = (z[k * u:(k + 1) * u] for k in range(4))
+                c = _sigmoid(fg) * c + _sigmoid(ig) * np.tanh(cg)
+                h = _sigmoid(og) * np.tanh(c)
+                state[i] = (h, c)
+                x = h
+            else:
+                u = r["recurrent"].shape[0]
+                h = state[i] if state[i] is not None else np.zeros(u)
+                k, rec = r["kernel"], r["recurrent"]
+                if r["reset_after"]:
+                    xz, hz = x @ k + r["bias"][0], h @ rec + r["bias"][1]
+                    z = _sigmoid(xz[:u] + hz[:u])
+                    reset = _sigmoid(xz[u:2 * u] + hz[u:2 * u])
+                    candidate = np.tanh(xz[2 * u:] + reset * hz[2 * u:])
+                else:
+                    xz = x @ k + r["bias"]
+                    z = _sigmoid(xz[:u] + h @ rec[:, :u])
+                    reset = _sigmoid(xz[u:2 * u] + h @ rec[:, u:2 * u])
+                    candidate = np.tanh(xz[2 * u:] + (reset * h) @ rec[:, 2 * u:])
+                h = z * h + (1 - z) * candidate
+                state[i] = h
+                x = h
+        out.append(x)
+    return np.array(out)
+
+
+def verify(source, layers, steps=300, tolerance=1e-5, seed=0):
+    """Runs `layers` with Recur and the file's float64 reference over a
+    random sequence (inputs × 3); returns the largest absolute difference,
+    or raises ConversionError when it exceeds `tolerance`."""
+    import tempfile
+    from .runtime import Model
+    inputs = layers[0].input_size
+    xs = np.random.default_rng(seed).standard_normal((steps, inputs)) * 3
+    with tempfile.TemporaryDirectory() as work:
+        path = os.path.join(work, "m.recur")
+        writer.save(path, layers)
+        model = Model(path)
+        stream = model.stream()
+        got = np.array([stream.step(x.astype(np.float32)) for x in xs])
+        stream.close()
+        model.close()
+    want = reference(source, xs.astype(np.float32))
+    gap = float(np.max(np.abs(got - want)))
+    if not gap <= tolerance:
+        raise ConversionError(f"Recur and the file's float64 reference differ by {gap:.3g} over {steps} steps "
+                              f"(tolerance {tolerance:g})")
+    return gap
+
+
+def main(argv):
+    import argparse
+    import sys
+    parser = argparse.ArgumentParser(prog="recur convert", description="Convert an RTNeural JSON model (its Keras "
+                                     "exporter's format) to .recur, verified against a float64 reading of the file.")
+    parser.add_argument("model", help="an RTNeural .json model")
+    parser.add_argument("output")
+    parser.add_argument("--tolerance", type=float, default=1e-5,
+                        help="largest absolute difference from the float64 reference accepted (default 1e-5)")
+    parser.add_argument("--steps", type=int, default=300, help="steps of the verification sequence (default 300)")
+    parser.add_argument("--no-verify", action="store_true", help="do not check the result")
+    args = parser.parse_args(argv)
+    try:
+        layers, notes = convert(args.model)
+        for note in notes:
+            print(f"recur convert: note: {note}", file=sys.stderr)
+        verified = "not verified (--no-verify)"
+        if not args.no_verify:
+            gap = verify(args.model, layers, args.steps, args.tolerance)
+            verified = f"verified: within {gap:.2g} of a float64 reading of the file over {args.steps} steps"
+    except (ConversionError, OSError) as exc:
+        print(f"recur convert: {args.model}: {exc}", file=sys.stderr)
+        return 1
+    size = writer.save(args.output, layers, producer=f"recur convert {os.path.basename(args.model)} (RTNeural JSON)")
+    from .cli import info
+    info(args.output, sys.stdout)
+    print(f"{args.output}: {len(layers)} layers, {size} bytes; {verified}")
+    return 0
