@@ -5,6 +5,7 @@
                                            stream CSV rows through a model
     recur convert MODEL.onnx OUT.recur     convert an ONNX model (needs onnx)
     recur convert MODEL.json OUT.recur     convert an RTNeural JSON model
+    recur convert MODEL.keras OUT.recur    convert a Keras 3 model (needs keras)
 
 Errors are one line on stderr and a nonzero exit status."""
 import argparse
@@ -39,8 +40,8 @@ def _parser():
     run.add_argument("output", nargs="?", default="-", help="CSV output (default: standard output)")
     run.add_argument("--precision", type=int, default=9, help="significant digits of each output (default 9: "
                      "exact for float32)")
-    commands.add_parser("convert", help="convert an ONNX model (needs the onnx package) or an RTNeural JSON model "
-                        "to .recur", add_help=False)
+    commands.add_parser("convert", help="convert an ONNX model (needs the onnx package), a Keras model (.keras) "
+                        "or an RTNeural JSON model to .recur", add_help=False)
     return parser
 
 
@@ -156,6 +157,9 @@ def main(argv=None):
         if len(argv) > 1 and argv[1].lower().endswith(".json"):
             from .rtneural_import import main as rtneural_main
             return rtneural_main(argv[1:])
+        if len(argv) > 1 and argv[1].lower().endswith(".keras"):
+            from .keras_import import main as keras_main
+            return keras_main(argv[1:])
         try:
             import onnx  # noqa: F401
         except ModuleNotFoundError:

@@ -34,15 +34,14 @@ import os
 
 import numpy as np
 
-from . import writer
+from . import keras_import, writer
 
 
 class ConversionError(ValueError):
     """The file cannot be converted; the message says why."""
 
 
-_FUNCTIONS = {"tanh": "tanh", "sigmoid": "sigmoid", "relu": "relu", "elu": "elu", "linear": "identity",
-              "": "identity"}
+_FUNCTIONS = {"tanh", "sigmoid", "relu", "elu", "linear", ""}
 _REFUSED = {"conv1d", "conv2d", "batchnorm", "batchnorm2d", "prelu"}
 
 
@@ -161,46 +160,26 @@ def parse(model):
 
 def convert(source):
     """(layers for recur.save, notes) for an RTNeural JSON model (a path or
-    a parsed dict). Raises ConversionError naming what cannot be converted."""
+    a parsed dict). Raises ConversionError naming what cannot be converted.
+    The weights are Keras's, so keras_import maps them."""
     inputs, records = parse(load(source))
     layers, notes = [], []
-    for kind, r in records:
+    for index, (kind, r) in enumerate(records):
+        where = f"layer {index} ({kind})"
         if kind == "dense":
-            function = r["function"]
-            layers.append(writer.Dense(r["kernel"].T.astype(np.float32), r["bias"].astype(np.float32),
-                                       "identity" if function == "softmax" else _FUNCTIONS[function]))
-            if function == "softmax":
-                layers.append(writer.Softmax(r["kernel"].shape[1]))
+            layers.extend(keras_import.dense(r["kernel"], r["bias"], r["function"] or "linear", where))
         elif kind == "activation":
-            function, size = r["function"], r["size"]
-            if function == "softmax":
-                layers.append(writer.Softmax(size))
-            elif function in ("linear", ""):
-                continue
-            elif layers and isinstance(layers[-1], writer.Dense) and layers[-1].activation == "identity":
-                layers[-1].activation = _FUNCTIONS[function]  # folded into the dense layer before it
-            else:
-                layers.append(writer.Dense(np.eye(size, dtype=np.float32), None, _FUNCTIONS[function]))
-                notes.append(f"a {function} activation after a layer that cannot take it runs as an identity "
-                             f"dense layer of {size} units")
+            keras_import.activation(layers, r["function"] or "linear", r["size"], notes, where)
         elif kind == "lstm":
-            u = r["recurrent"].shape[0]
-            layers.append(writer.LSTM(r["kernel"].T.astype(np.float32), r["recurrent"].T.astype(np.float32),
-                                      r["bias"].astype(np.float32), np.zeros(4 * u, np.float32)))
-        else:  # gru: Keras columns z, r, h -> rows r, z, n
-            u = r["recurrent"].shape[0]
-            order = np.concatenate([np.arange(u, 2 * u), np.arange(0, u), np.arange(2 * u, 3 * u)])
-            w_ih = r["kernel"].T[order].astype(np.float32)
-            w_hh = r["recurrent"].T[order].astype(np.float32)
-            if r["reset_after"]:
-                b_ih, b_hh = r["bias"][0][order], r["bias"][1][order]
-            else:
-                b_ih, b_hh = r["bias"][order], np.zeros(3 * u)
-                notes.append("a GRU with one bias vector is Keras's reset_after=False: Recur runs it as such "
+            layers.append(keras_import.lstm(r["kernel"], r["recurrent"], r["bias"], where=where))
+        else:
+            layers.append(keras_import.gru(r["kernel"], r["recurrent"], r["bias"], r["reset_after"], where=where))
+            if not r["reset_after"]:
+                notes.append(f"{where}: one bias vector is Keras's reset_after=False: Recur runs it as such "
                              "(RTNeural itself reads only reset_after=True)")
-            layers.append(writer.GRU(w_ih, w_hh, b_ih.astype(np.float32), b_hh.astype(np.float32),
-                                     reset_before_matmul=not r["reset_after"]))
-    if inputs != (layers[0].input_size if layers else inputs):
+    if not layers:
+        raise ConversionError("the model has no layer Recur runs")
+    if inputs != layers[0].input_size:
         raise ConversionError(f"\"in_shape\" says {inputs} inputs, the first layer takes {layers[0].input_size}")
     return layers, notes
 
