@@ -196,11 +196,15 @@ public struct Model {
             plans.append(plan)
         }
         // Sequence-mode chunks: about 64 KiB of x sums, 3 to 15 steps (tiles take 3).
+        // (No array of the two cells: the Swift allocations of a load must not grow with its layers.)
         var sumVectors = 0
+        func chunkSums(_ cell: CellPlan) {
+            guard cell.fused && cell.inputSize >= chunkedInputs else { return }
+            sumVectors = max(sumVectors, cell.blocks * (cell.kind == .lstm ? LSTMCell.sumVectors : GRUCell.sumVectors))
+        }
         for plan in plans where plan.kind == .recurrent {
-            for cell in [plan.forward, plan.backward] where cell.fused && cell.inputSize >= chunkedInputs {
-                sumVectors = max(sumVectors, cell.blocks * (cell.kind == .lstm ? LSTMCell.sumVectors : GRUCell.sumVectors))
-            }
+            chunkSums(plan.forward)
+            if plan.direction == .bidirectional { chunkSums(plan.backward) }
         }
         let chunkSteps = max(3, min(15, 65_536 / max(1, sumVectors * alignment) / 3 * 3))
         let chunkSums = sumVectors > 0 ? try state.floats(try checkedProduct(chunkSteps, sumVectors, lanes)) : 0

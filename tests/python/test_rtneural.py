@@ -165,3 +165,34 @@ def test_json_file_roundtrip(tmp_path):
     assert cli_main(["convert", str(path), str(tmp_path / "m.recur")]) == 0
     kinds = [layer.kind for layer in recur.Model(tmp_path / "m.recur").layers]
     assert kinds == ["dense", "softmax"]
+
+
+def test_rtneural_pytorch_file_through_from_torch(tmp_path, capsys):
+    """RTNeural's PyTorch files are state_dicts: recur convert refuses one and
+    says to load it into its module and call from_torch, which matches the
+    PyTorch outputs in RTNeural's repository."""
+    import torch
+
+    assert cli_main(["convert", str(FIXTURES / "gru_torch.json"), str(tmp_path / "x.recur")]) == 1
+    assert "recur.from_torch(module, example_input)" in capsys.readouterr().err
+
+    class Model(torch.nn.Module):  # the architecture of RTNeural's python/gru_torch.py
+        def __init__(self):
+            super().__init__()
+            self.gru = torch.nn.GRU(1, 8)
+            self.gru2 = torch.nn.GRU(8, 8, num_layers=3)
+            self.dense = torch.nn.Linear(8, 1)
+
+        def forward(self, x):
+            x, _ = self.gru(x)
+            x, _ = self.gru2(x)
+            return self.dense(x)
+
+    module = Model()
+    state = json.loads((FIXTURES / "gru_torch.json").read_text())
+    module.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+    xs = np.loadtxt(FIXTURES / "gru_torch_x_python.csv", delimiter=",").astype(np.float32).reshape(-1, 1)
+    layers, report = recur.from_torch(module, torch.from_numpy(xs))
+    assert report.max_error < 1e-5
+    want = np.loadtxt(FIXTURES / "gru_torch_y_python.csv", delimiter=",").reshape(-1, 1)
+    assert np.max(np.abs(run(layers, xs, tmp_path) - want)) < 1e-5

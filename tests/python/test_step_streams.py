@@ -1,7 +1,6 @@
 """Model.step_streams and step_streams_tokens: the same numbers as each
 stream's own step, bit for bit, and every argument checked in Python terms."""
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest

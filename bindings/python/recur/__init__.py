@@ -19,7 +19,7 @@ _WRITER = ("LSTM", "GRU", "RNN", "Dense", "Embedding", "Softmax", "Function", "s
            "load_message", "FORMAT_VERSION")
 _RUNTIME = ("Model", "Stream", "Layer", "version", "isa")
 
-__all__ = [*_WRITER, *_RUNTIME, "example", "from_keras", "__version__",
+__all__ = [*_WRITER, *_RUNTIME, "example", "from_keras", "from_torch", "__version__",
            "RecurError", "InvalidArgumentError", "SizeMismatchError", "RecurIOError", "BadFrameError",
            "BadEncodingError", "BadModelError", "UnsupportedVersionError", "TooLargeError", "OutOfMemoryError",
            "BadHandleError", "BufferTooSmallError", "UnsupportedError", "OutOfRangeError", "BadSnapshotError",
@@ -38,7 +38,10 @@ def __getattr__(name):
         return getattr(importlib.import_module(".writer", __name__), name)
     if name == "from_keras":
         return importlib.import_module(".keras_import", __name__).from_keras
-    if name in ("writer", "onnx_import", "rtneural_import", "keras_import", "runtime", "recur_pb2", "cli"):
+    if name == "from_torch":
+        return importlib.import_module(".torch_import", __name__).from_torch
+    if name in ("writer", "onnx_import", "rtneural_import", "keras_import", "torch_import", "conversion", "runtime",
+                "recur_pb2", "cli"):
         return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'recur' has no attribute {name!r}")
 

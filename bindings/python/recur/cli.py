@@ -6,6 +6,7 @@
     recur convert MODEL.onnx OUT.recur     convert an ONNX model (needs onnx)
     recur convert MODEL.json OUT.recur     convert an RTNeural JSON model
     recur convert MODEL.keras OUT.recur    convert a Keras 3 model (needs keras)
+    recur convert MODEL.pt2 OUT.recur      convert a torch.export program (needs torch)
 
 Errors are one line on stderr and a nonzero exit status."""
 import argparse
@@ -160,6 +161,9 @@ def main(argv=None):
         if len(argv) > 1 and argv[1].lower().endswith(".keras"):
             from .keras_import import main as keras_main
             return keras_main(argv[1:])
+        if len(argv) > 1 and argv[1].lower().endswith((".pt2", ".pt", ".pth")):
+            from .torch_import import main as torch_main
+            return torch_main(argv[1:])
         try:
             import onnx  # noqa: F401
         except ModuleNotFoundError:

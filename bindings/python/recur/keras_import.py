@@ -26,10 +26,7 @@ import os
 import numpy as np
 
 from . import writer
-
-
-class ConversionError(ValueError):
-    """The model cannot be converted; the message says why."""
+from .conversion import ConversionError, Report, failed, run_layers, write  # noqa: F401 (keras_import.ConversionError)
 
 
 # Keras function name -> Recur function (name, alpha, beta).
@@ -118,26 +115,6 @@ def activation(layers, name, size, notes, where, alpha=None):
         return
     layers.append(writer.Dense(np.eye(size, dtype=np.float32), None, f.kind, alpha=f.alpha, beta=f.beta))
     notes.append(f"{where}: the {name} activation runs as an identity dense layer of {size} units")
-
-
-class Report:
-    """What from_keras checked: `max_error` over `steps` steps against Keras
-    (None when not verified), `notes`, and `output_order` ("input" or, with
-    an odd number of go_backwards layers, "reversed": Keras's outputs come in
-    reversed time order, Recur's in input order)."""
-
-    def __init__(self, notes, steps=None, max_error=None, tolerance=None, output_order="input"):
-        self.notes, self.steps, self.max_error, self.tolerance = notes, steps, max_error, tolerance
-        self.output_order = output_order
-
-    def __str__(self):
-        lines = [f"note: {n}" for n in self.notes]
-        if self.max_error is None:
-            lines.append("not verified")
-        else:
-            lines.append(f"verified against Keras over {self.steps} steps: max abs difference {self.max_error:.2g} "
-                         f"(tolerance {self.tolerance:g})")
-        return "\n".join(lines)
 
 
 _IDENTITY_AT_INFERENCE = {"Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
@@ -290,20 +267,6 @@ def convert(model):
     return layers, notes, ("reversed" if reversed_order and sequence else "input"), last_only
 
 
-def _run_recur(layers, xs):
-    import tempfile
-    from .runtime import Model
-    with tempfile.TemporaryDirectory() as work:
-        path = os.path.join(work, "m.recur")
-        writer.save(path, layers)
-        model = Model(path)
-        stream = model.stream()
-        ys = stream.run_tokens(xs) if model.vocab_size else stream.run(xs)
-        stream.close()
-        model.close()
-    return ys
-
-
 class _fresh_states:
     """Stateful recurrent layers start the verification from zero, as a new
     stream does, and get their states back afterwards."""
@@ -332,7 +295,7 @@ def from_keras(model, steps=300, tolerance=1e-5, verify=True, seed=0):
     of `steps` steps (inputs ~ N(0, 3²), or random tokens), which must be
     within `tolerance` (ConversionError otherwise)."""
     layers, notes, order, last_only = convert(model)
-    report = Report(notes, output_order=order)
+    report = Report(notes, "Keras", output_order=order)
     if not verify:
         return layers, report
     rng = np.random.default_rng(seed)
@@ -344,7 +307,7 @@ def from_keras(model, steps=300, tolerance=1e-5, verify=True, seed=0):
         batch = xs.reshape(1, steps, -1)
     with _fresh_states(model):
         want = np.asarray(model.predict(batch, verbose=0), dtype=np.float64)
-    got = _run_recur(layers, xs)
+    got = run_layers(layers, xs)
     if last_only:
         got = got[0 if last_only == "first" else -1]
         want = want.reshape(got.shape)
@@ -352,10 +315,7 @@ def from_keras(model, steps=300, tolerance=1e-5, verify=True, seed=0):
         want = want.reshape(got.shape)
         if order == "reversed":
             want = want[::-1]
-    gap = float(np.max(np.abs(got - want)))
-    report.steps, report.max_error, report.tolerance = steps, gap, tolerance
-    if not gap <= tolerance:
-        raise ConversionError(f"Recur and Keras differ by {gap:.3g} over {steps} steps (tolerance {tolerance:g})")
+    report.compare(got, want, tolerance, steps)
     return layers, report
 
 
@@ -381,15 +341,5 @@ def main(argv):
         model = keras.saving.load_model(args.model, safe_mode=True)
         layers, report = from_keras(model, args.steps, args.tolerance, not args.no_verify)
     except (ConversionError, OSError, ValueError) as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"recur convert: {args.model}: {text}", file=sys.stderr)
-        return 1
-    for note in report.notes:
-        print(f"recur convert: note: {note}", file=sys.stderr)
-    size = writer.save(args.output, layers, producer=f"recur convert {os.path.basename(args.model)} (Keras)")
-    from .cli import info
-    info(args.output, sys.stdout)
-    verified = "not verified (--no-verify)" if report.max_error is None else \
-        f"verified: within {report.max_error:.2g} of Keras over {report.steps} steps"
-    print(f"{args.output}: {len(layers)} layers, {size} bytes; {verified}")
-    return 0
+        return failed(args.model, exc)
+    return write(args.model, args.output, layers, report, "Keras")

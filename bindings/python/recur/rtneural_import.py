@@ -21,7 +21,7 @@ else).
 
 RTNeural's PyTorch files are bare state_dicts (names such as
 "lstm.weight_ih_l0", no architecture): those are refused with a note on how
-to convert the module they came from.
+to convert the module they came from (recur.from_torch).
 
 `convert` maps a file; `verify` runs the result against a float64 NumPy
 evaluation of the JSON in Keras's own layout (an independent reading of
@@ -30,15 +30,11 @@ the same file) over a random sequence.
     recur convert model.json model.recur [--tolerance 1e-5] [--steps 300] [--no-verify]
 """
 import json
-import os
 
 import numpy as np
 
-from . import keras_import, writer
-
-
-class ConversionError(ValueError):
-    """The file cannot be converted; the message says why."""
+from . import keras_import
+from .conversion import ConversionError, Report, failed, run_layers, write
 
 
 _FUNCTIONS = {"tanh", "sigmoid", "relu", "elu", "linear", ""}
@@ -99,7 +95,7 @@ def parse(model):
         raise ConversionError(
             f"this is an RTNeural PyTorch file: a bare state_dict ({names}, ...) without the architecture, "
             "which only the PyTorch module knows. Load it into that module (module.load_state_dict with the "
-            "arrays) and export the module to ONNX (torch.onnx.export), then run `recur convert model.onnx`")
+            "arrays as tensors) and convert the module: recur.from_torch(module, example_input)")
     shape = model.get("in_shape")
     if not isinstance(shape, list) or not shape or not isinstance(shape[-1], int) or shape[-1] <= 0:
         raise ConversionError(f"\"in_shape\" must end in the input width, got {shape!r}")
@@ -245,33 +241,16 @@ def reference(source, xs):
     return np.array(out)
 
 
-def verify(source, layers, steps=300, tolerance=1e-5, seed=0):
-    """Runs `layers` with Recur and the file's float64 reference over a
-    random sequence (inputs × 3); returns the largest absolute difference,
-    or raises ConversionError when it exceeds `tolerance`."""
-    import tempfile
-    from .runtime import Model
+def verify(source, layers, steps=300, seed=0):
+    """(Recur's outputs, the file's float64 reference) for `layers` over a
+    random sequence (inputs × 3) of `steps` steps."""
     inputs = layers[0].input_size
-    xs = np.random.default_rng(seed).standard_normal((steps, inputs)) * 3
-    with tempfile.TemporaryDirectory() as work:
-        path = os.path.join(work, "m.recur")
-        writer.save(path, layers)
-        model = Model(path)
-        stream = model.stream()
-        got = np.array([stream.step(x.astype(np.float32)) for x in xs])
-        stream.close()
-        model.close()
-    want = reference(source, xs.astype(np.float32))
-    gap = float(np.max(np.abs(got - want)))
-    if not gap <= tolerance:
-        raise ConversionError(f"Recur and the file's float64 reference differ by {gap:.3g} over {steps} steps "
-                              f"(tolerance {tolerance:g})")
-    return gap
+    xs = (np.random.default_rng(seed).standard_normal((steps, inputs)) * 3).astype(np.float32)
+    return run_layers(layers, xs), reference(source, xs)
 
 
 def main(argv):
     import argparse
-    import sys
     parser = argparse.ArgumentParser(prog="recur convert", description="Convert an RTNeural JSON model (its Keras "
                                      "exporter's format) to .recur, verified against a float64 reading of the file.")
     parser.add_argument("model", help="an RTNeural .json model")
@@ -283,17 +262,9 @@ def main(argv):
     args = parser.parse_args(argv)
     try:
         layers, notes = convert(args.model)
-        for note in notes:
-            print(f"recur convert: note: {note}", file=sys.stderr)
-        verified = "not verified (--no-verify)"
+        report = Report(notes, "a float64 reading of the file")
         if not args.no_verify:
-            gap = verify(args.model, layers, args.steps, args.tolerance)
-            verified = f"verified: within {gap:.2g} of a float64 reading of the file over {args.steps} steps"
+            report.compare(*verify(args.model, layers, args.steps), args.tolerance)
     except (ConversionError, OSError) as exc:
-        print(f"recur convert: {args.model}: {exc}", file=sys.stderr)
-        return 1
-    size = writer.save(args.output, layers, producer=f"recur convert {os.path.basename(args.model)} (RTNeural JSON)")
-    from .cli import info
-    info(args.output, sys.stdout)
-    print(f"{args.output}: {len(layers)} layers, {size} bytes; {verified}")
-    return 0
+        return failed(args.model, exc)
+    return write(args.model, args.output, layers, report, "RTNeural JSON")
