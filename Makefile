@@ -2,6 +2,7 @@
 #
 #   make                      build out/lib/librecur.so and librecur.a
 #   make demo                 forecast the bundled sunspot series through the C API
+#   make demo-plot            the forecaster's held-out years as a picture, 1 to 11 years ahead
 #   make demo-textgen         continue a prompt with the bundled language model, in C and Python
 #   make test                 every test (Swift, C, Python, sanitizers, brief fuzzing)
 #   make fuzz                 fuzz each target for FUZZ_SECONDS (tests/fuzz/README.md)
@@ -53,7 +54,7 @@ export RECUR_TARGET_CPU RECUR_TUNE_CPU
 BUILD_FLAGS := RECUR_TARGET_CPU=$(RECUR_TARGET_CPU) RECUR_TUNE_CPU=$(RECUR_TUNE_CPU)
 MODELS := $(shell git ls-files "*.recur" 2>/dev/null)
 
-.PHONY: all lib deps venv variants hostile demo demo-textgen test test-swift test-asan test-c test-install test-tiers test-python \
+.PHONY: all lib deps venv variants hostile demo demo-plot demo-textgen test test-swift test-asan test-c test-install test-tiers test-python \
         test-tsan test-fuzz fuzz bench bench-python install clean
 # (test-fuzz-TARGET and fuzz-TARGET are pattern rules, which make skips for
 # .PHONY targets.)
@@ -129,6 +130,11 @@ $(OUT)/forecast: examples/forecast/forecast.c include/recur.h $(OUT)/lib/librecu
 
 demo: $(OUT)/forecast
 	$(OUT)/forecast examples/forecast/sunspots.recur examples/forecast/sunspots.csv 1949
+
+# The held-out years as a picture (examples/forecast/forecast.png) and the
+# error of forecasts 1 to 11 years ahead against the naive forecast.
+demo-plot: venv lib
+	RECUR_LIBRARY=$(CURDIR)/$(OUT)/lib/librecur.so $(PY) examples/forecast/plot.py
 
 # ---- text generation: the bundled character-level language model ----------------
 $(OUT)/textgen: examples/textgen/textgen.c examples/textgen/sampler.h include/recur.h $(OUT)/lib/librecur.so
@@ -416,7 +422,6 @@ bench: venv
 	@echo
 	RECUR_LIBRARY=$(CURDIR)/$(OUT)/lib/librecur.so RESULTS_CSV=bench/results/bench-sequence.csv \
 	  $(PY) bench/sequence.py $(BENCH_STREAM_ROUNDS)
-	@$(PY) -c "import matplotlib" 2>/dev/null || $(VENV)/bin/pip install -q matplotlib
 	$(PY) bench/chart.py bench/results/bench.png bench/results/bench-best.csv bench/results/bench-avx2.csv \
 	  bench/results/bench-streams.csv bench/results/bench-sequence.csv
 
