@@ -106,10 +106,14 @@ extern "C" {
 #define RECUR_VERSION_STRING \
     RECUR_EXPAND_AND_QUOTE_(RECUR_VERSION_MAJOR.RECUR_VERSION_MINOR.RECUR_VERSION_PATCH)
 
-/* The version of the file format (recur.Model.format_version) this library
- * reads. Files of any other version are refused with
- * RECUR_ERROR_UNSUPPORTED_VERSION. */
-#define RECUR_FORMAT_VERSION 1
+/* The newest version of the file format (recur.Model.format_version) this
+ * library reads; it reads every version from 1 up to it. A writer sets a
+ * file's version to the oldest that computes it correctly (docs/format.md,
+ * "Versions"), so a file newer than this library is refused with
+ * RECUR_ERROR_UNSUPPORTED_VERSION instead of being computed without the
+ * fields this library does not know. Version 2 adds full LSTM peephole
+ * matrices. */
+#define RECUR_FORMAT_VERSION 2
 
 /* The library's version string, "MAJOR.MINOR.PATCH"; static storage. Compare
  * with RECUR_VERSION_STRING to detect a header/library mismatch. */
@@ -314,6 +318,8 @@ typedef enum recur_function {
 #define RECUR_OPTION_LAYER_NORM    (1u << 8)  /* LSTM layer normalisation */
 #define RECUR_OPTION_RESET_BEFORE  (1u << 9)  /* GRU reset gate applied before the matmul
                                                  (ONNX linear_before_reset = 0) */
+#define RECUR_OPTION_PEEPHOLE_MATRIX (1u << 10) /* LSTM full peephole matrices U_i, U_f, U_o */
+#define RECUR_OPTION_OUTPUT_PEEPHOLE_PREVIOUS (1u << 11) /* LSTM output gate peepholes read c, not c' */
 
 /* One layer as the file describes it (extensible: see "Load options"). */
 typedef struct recur_layer_info {

@@ -630,7 +630,7 @@ const ProtobufCMessageDescriptor recur__function__descriptor =
   (ProtobufCMessageInit) recur__function__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor recur__lstm__field_descriptors[20] =
+static const ProtobufCFieldDescriptor recur__lstm__field_descriptors[22] =
 {
   {
     "input_size",
@@ -872,6 +872,30 @@ static const ProtobufCFieldDescriptor recur__lstm__field_descriptors[20] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "peephole_matrix",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__LSTM, peephole_matrix),
+    &recur__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "output_peephole_previous",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Recur__LSTM, output_peephole_previous),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned recur__lstm__field_indices_by_name[] = {
   5,   /* field[5] = bias_hh */
@@ -888,7 +912,9 @@ static const unsigned recur__lstm__field_indices_by_name[] = {
   18,   /* field[18] = initial_h */
   0,   /* field[0] = input_size */
   14,   /* field[14] = layer_norm */
+  21,   /* field[21] = output_peephole_previous */
   6,   /* field[6] = peephole */
+  20,   /* field[20] = peephole_matrix */
   13,   /* field[13] = proj_clip */
   10,   /* field[10] = proj_size */
   3,   /* field[3] = weight_hh */
@@ -898,7 +924,7 @@ static const unsigned recur__lstm__field_indices_by_name[] = {
 static const ProtobufCIntRange recur__lstm__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 20 }
+  { 0, 22 }
 };
 const ProtobufCMessageDescriptor recur__lstm__descriptor =
 {
@@ -908,7 +934,7 @@ const ProtobufCMessageDescriptor recur__lstm__descriptor =
   "Recur__LSTM",
   "recur",
   sizeof(Recur__LSTM),
-  20,
+  22,
   recur__lstm__field_descriptors,
   recur__lstm__field_indices_by_name,
   1,  recur__lstm__number_ranges,

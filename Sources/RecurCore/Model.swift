@@ -32,6 +32,10 @@ public struct CellPlan {
     public var fusedPanels = 0
     public var wx = 0, wh = 0, proj = 0
     public var peephole = 0, lnWeight = 0, lnBias = 0
+    /// Full peephole matrices U_i, U_f, U_o (packed, gate-padded rows), and
+    /// whether the output gate's peepholes read c rather than c'.
+    public var peepholeMatrix = 0
+    public var outputPeepholePrevious = false
     public var initialH = 0, initialC = 0
     // State and scratch in the stream.
     public var hState = 0, cState = 0, scratch = 0
@@ -305,6 +309,10 @@ func planCell(_ c: CellDescription, backwards: Bool, _ arena: inout Layout, _ st
             p.lnBias = try arena.floats(4 * p.hiddenPadded)
         }
         if c.peephole != nil { p.peephole = try arena.floats(3 * p.hiddenPadded) }
+        if c.peepholeMatrix != nil {
+            p.peepholeMatrix = try arena.floats(try matVecFloats(rows: 3 * p.hiddenPadded, columns: c.hiddenSize))
+        }
+        p.outputPeepholePrevious = c.outputPeepholePrevious
         if c.projSize > 0 { p.proj = try arena.floats(try matVecFloats(rows: p.outPadded, columns: c.hiddenSize)) }
         // gx, gh (gates x padded hidden each), then the cell output or r*h.
         p.scratch = try state.floats(2 * rows + p.hiddenPadded)

@@ -32,7 +32,7 @@ enum Option {
     static let bias: UInt32 = 1 << 0, initialState: UInt32 = 1 << 1, clip: UInt32 = 1 << 2
     static let peephole: UInt32 = 1 << 3, coupled: UInt32 = 1 << 4, cellClip: UInt32 = 1 << 5
     static let projection: UInt32 = 1 << 6, projClip: UInt32 = 1 << 7, layerNorm: UInt32 = 1 << 8
-    static let resetBefore: UInt32 = 1 << 9
+    static let resetBefore: UInt32 = 1 << 9, peepholeMatrix: UInt32 = 1 << 10, outputPeepholePrevious: UInt32 = 1 << 11
 }
 
 extension LayerInfo {
@@ -71,6 +71,7 @@ extension LayerInfo {
         parameters += c.weightIH.count + c.weightHH.count + (c.biasIH?.count ?? 0) + (c.biasHH?.count ?? 0)
         parameters += (c.initialH?.count ?? 0) + (c.initialC?.count ?? 0) + (c.peephole?.count ?? 0)
         parameters += (c.weightProj?.count ?? 0) + (c.biasProj?.count ?? 0) + (c.layerNorm?.count ?? 0)
+        parameters += c.peepholeMatrix?.count ?? 0
         if c.biasIH != nil || c.biasHH != nil { options |= Option.bias }
         if c.initialH != nil || c.initialC != nil { options |= Option.initialState }
         if c.clip > 0 { options |= Option.clip }
@@ -81,6 +82,8 @@ extension LayerInfo {
         if c.projClip > 0 { options |= Option.projClip }
         if c.layerNorm != nil { options |= Option.layerNorm }
         if c.resetBeforeMatmul { options |= Option.resetBefore }
+        if c.peepholeMatrix != nil { options |= Option.peepholeMatrix }
+        if c.outputPeepholePrevious { options |= Option.outputPeepholePrevious }
     }
 }
 

@@ -57,6 +57,12 @@ public enum LayerDescription {
         case .softmax(let size): return size
         }
     }
+
+    /// The format version the layer needs and the field that needs it, when above 1.
+    public var requiredFormatVersion: (UInt32, StaticString)? {
+        guard case .recurrent(_, let forward, let backward) = self else { return nil }
+        return forward.requiredFormatVersion ?? backward?.requiredFormatVersion
+    }
 }
 
 public enum Activation: Int, Sendable {
@@ -122,6 +128,8 @@ public struct CellDescription {
     public var projClip: Float = 0
     public var layerNorm: TensorView? = nil     // [4, hidden]
     public var initialC: TensorView? = nil      // [hidden]
+    public var peepholeMatrix: TensorView? = nil   // [3*hidden, hidden]: U_i, U_f, U_o (format version 2)
+    public var outputPeepholePrevious = false   // p_o and U_o read c, not c' (format version 2)
     // GRU only
     public var resetBeforeMatmul = false
 
@@ -144,7 +152,14 @@ public struct CellDescription {
     public var isPlain: Bool {
         kind != .rnn && f == .sigmoid && g == .tanh && h == .tanh && clip == 0 && initialH == nil
             && peephole == nil && coupling == .none && cellClip == 0 && projSize == 0 && layerNorm == nil
-            && initialC == nil && !resetBeforeMatmul
+            && initialC == nil && !resetBeforeMatmul && peepholeMatrix == nil && !outputPeepholePrevious
+    }
+
+    /// The format version this cell needs and the field that needs it, when above 1.
+    public var requiredFormatVersion: (UInt32, StaticString)? {
+        if peepholeMatrix != nil { return (2, "peephole_matrix") }
+        if outputPeepholePrevious { return (2, "output_peephole_previous") }
+        return nil
     }
 }
 

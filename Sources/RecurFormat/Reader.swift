@@ -1,8 +1,9 @@
 import CProtobufC
 import CRecurProto
 
-/// The format version this reader understands (`Model.format_version`).
-public let formatVersion: UInt32 = 1
+/// The newest format version this reader understands (`Model.format_version`):
+/// it reads every version from 1 to this one (docs/format.md, "Versions").
+public let formatVersion: UInt32 = 2
 
 /// Decodes and validates a whole .recur file and calls `body` with the
 /// validated description. Memory: the decompressed content (freed as soon
@@ -173,8 +174,10 @@ struct Place {
 }
 
 private func validate(_ model: Recur__Model, _ limits: LoadLimits) throws(RecurError) -> ModelDescription {
-    guard model.format_version == formatVersion else {
-        throw RecurError(.unsupportedVersion, "file has format version \(model.format_version), this library reads version \(formatVersion)")
+    guard model.format_version >= 1 && model.format_version <= formatVersion else {
+        throw RecurError(.unsupportedVersion, model.format_version == 0
+            ? "file has format version 0, which no library reads (versions start at 1)"
+            : "file has format version \(model.format_version), this library reads versions 1 to \(formatVersion); a newer Recur reads it")
     }
     guard model.n_layers > 0 else { throw RecurError(.badModel, "model has no layers") }
     guard model.n_layers <= limits.maxLayers else {
@@ -193,6 +196,11 @@ private func validate(_ model: Recur__Model, _ limits: LoadLimits) throws(RecurE
             throw RecurError(.badEncoding, "layer \(index) is missing")
         }
         let described = try validate(layer.pointee, index: index, inputWidth: width, limits)
+        // A writer sets the oldest version that computes the file: an older
+        // reader would silently skip the newer fields of a file that claims less.
+        if let (version, field) = described.requiredFormatVersion, version > model.format_version {
+            throw RecurError(.badModel, "layer \(index) uses \(field), which needs format version \(version), but the file says \(model.format_version)")
+        }
         layers.append(described)
         width = described.outputSize
     }
@@ -304,6 +312,8 @@ private func cell(_ layer: Recur__Layer, _ at: Place, _ inputWidth: Int, _ check
         c.h = try check.function(l.h, default: .tanh, at, "h")
         c.initialH = try check.tensor(l.initial_h, at, "initial_h", r, required: false)
         c.initialC = try check.tensor(l.initial_c, at, "initial_c", h, required: false)
+        c.peepholeMatrix = try check.tensor(l.peephole_matrix, at, "peephole_matrix", 3 * h, h, required: false)
+        c.outputPeepholePrevious = l.output_peephole_previous != 0
         return c
     case RECUR__LAYER__KIND_GRU:
         let g = (at.backward ? layer.gru_backward : layer.gru).pointee

@@ -42,6 +42,9 @@ def main(out):
                                            layer_norm=1 + u(4, 20))],
         "lstm_functions_initial": [lstm(2, 8, f="hard_sigmoid", g=("leaky_relu", 0.1), h="softsign",
                                         initial_h=u(8), initial_c=u(8))],
+        # Format version 2: the survey's peephole matrices (o reads c(t-1)), then Gers' form (o reads c(t)).
+        "lstm_peephole_matrix": [lstm(9, 18, peephole_matrix=u(54, 18), output_peephole_previous=True),
+                                 lstm(18, 7, peephole_matrix=u(21, 7), peephole=u(3, 7))],
         "gru_reset_before": [gru(5, 18, reset_before_matmul=True, clip=3.0)],
         "gru_functions": [gru(5, 7, f=("scaled_tanh", 0.5, 1.0), g="elu", initial_h=u(7))],
         "rnn_relu_dense": [rnn(3, 12, f="relu"), recur.Dense(u(4, 12), u(4), "softplus")],

@@ -72,6 +72,8 @@ class Cell:
         if kind == "lstm":
             self.h_fn = _fn(m, "h", np.tanh)
             self.P = _array(m.peephole) if m.HasField("peephole") else None
+            self.U = _array(m.peephole_matrix) if m.HasField("peephole_matrix") else None  # [3H, H]: U_i, U_f, U_o
+            self.o_previous = m.output_peephole_previous
             self.LN = _array(m.layer_norm) if m.HasField("layer_norm") else None
             self.Wp = _array(m.weight_proj) if m.proj_size else None
             self.bp = _opt(m, "bias_proj", m.proj_size) if m.proj_size else None
@@ -104,6 +106,10 @@ class Cell:
             else:
                 z = gx + gh
             zi, zf, zg, zo = z[:H].copy(), z[H:2 * H].copy(), z[2 * H:3 * H].copy(), z[3 * H:].copy()
+            previous = self.c
+            if self.U is not None:
+                zi += self.U[:H] @ previous
+                zf += self.U[H:2 * H] @ previous
             if self.P is not None:
                 zi += self.P[0] * self.c
                 zf += self.P[1] * self.c
@@ -117,8 +123,11 @@ class Cell:
             elif m.coupling == pb.FORGET_FROM_INPUT:
                 f = 1 - i
             self.c = _clip(f * self.c + i * g, m.cell_clip)
+            seen = previous if self.o_previous else self.c  # what the output gate's peepholes read
             if self.P is not None:
-                zo = zo + self.P[2] * self.c
+                zo = zo + self.P[2] * seen
+            if self.U is not None:
+                zo = zo + self.U[2 * H:] @ seen
             if self.LN is not None:
                 zo = _layer_norm(zo, self.LN[3], bias[3 * H:])
             h = self.f(_clip(zo, c)) * self.h_fn(self.c)

@@ -61,6 +61,13 @@ LSTM_OPTIONS = {
     "functions": lambda rng, H: dict(f=("hard_sigmoid", 0.2, 0.5), g=("leaky_relu", 0.1), h="softsign"),
     "functions2": lambda rng, H: dict(f=("scaled_tanh", 0.5, 0.7), g="elu", h=("affine", 0.5, 0.1)),
     "initial_state": lambda rng, H: dict(initial_h=u(rng, 1, H), initial_c=u(rng, 1, H)),
+    # Format version 2: the survey's full peephole matrices (§5.1).
+    "peephole_matrix": lambda rng, H: dict(peephole_matrix=u(rng, 0.4, 3 * H, H)),
+    "peephole_matrix_survey": lambda rng, H: dict(peephole_matrix=u(rng, 0.4, 3 * H, H), output_peephole_previous=True),
+    "peephole_diagonal_previous": lambda rng, H: dict(peephole=u(rng, 0.5, 3, H), output_peephole_previous=True),
+    "peephole_matrix_everything": lambda rng, H: dict(peephole_matrix=u(rng, 0.4, 3 * H, H), peephole=u(rng, 0.5, 3, H),
+                                                      layer_norm=1 + u(rng, 0.3, 4, H), weight_proj=u(rng, 0.4, 4, H),
+                                                      R=4, cell_clip=1.0, coupling="forget_from_input"),
     "everything": lambda rng, H: dict(peephole=u(rng, 0.5, 3, H), clip=2.0, cell_clip=1.5, layer_norm=1 + u(rng, 0.3, 4, H),
                                       weight_proj=u(rng, 0.4, 6, H), bias_proj=u(rng, 0.1, 6), proj_clip=0.8, R=6,
                                       initial_c=u(rng, 1, H)),
@@ -176,3 +183,77 @@ def test_encoder_state_hands_over_to_decoder():
     assert np.abs(cell.h - h).max() <= TOL and np.abs(cell.c - c).max() <= TOL
     expected = ref_dec.run([0] + produced[:-1])
     assert np.abs(np.stack(probabilities) - expected).max() <= TOL
+
+
+def test_format_version_is_the_oldest_that_computes_the_file():
+    rng = np.random.default_rng(11)
+    assert recur.load_message(recur.dumps([lstm(rng, 2, 4)])).format_version == 1
+    assert recur.load_message(recur.dumps([gru(rng, 2, 4, update="candidate")])).format_version == 1
+    two = [lstm(rng, 2, 4, peephole_matrix=u(rng, 0.4, 12, 4))]
+    assert recur.load_message(recur.dumps(two)).format_version == 2
+    backward = lstm(rng, 2, 4, output_peephole_previous=True)
+    assert recur.load_message(recur.dumps([lstm(rng, 2, 4, direction="bidirectional", backward=backward)])).format_version == 2
+    assert "peephole_matrix" in recur.Model(recur.dumps(two)).layers[0].options
+    # A file newer than the library is refused, naming both versions.
+    message = recur.load_message(recur.dumps(two))
+    message.format_version = recur.FORMAT_VERSION + 1
+    with pytest.raises(recur.UnsupportedVersionError, match="reads versions 1 to 2"):
+        recur.Model(recur.writer.frame(message.SerializeToString()))
+
+
+def test_peephole_matrices_in_every_mode():
+    """Bidirectional and multi-layer with matrices: whole sequences, and
+    forward layers stepped, stepped in a group, and run in chunks agree."""
+    rng = np.random.default_rng(12)
+    H = 20
+    def survey(width):
+        return dict(peephole_matrix=u(rng, 0.4, 3 * width, width), output_peephole_previous=True)
+    back = lstm(rng, 5, H, peephole_matrix=u(rng, 0.4, 3 * H, H))
+    check([lstm(rng, 5, H, direction="bidirectional", backward=back, **survey(H)), lstm(rng, 2 * H, 9, **survey(9))], 5)
+    data = recur.dumps([lstm(rng, 12, H, **survey(H)), lstm(rng, H, 7, peephole_matrix=u(rng, 0.4, 21, 7))])
+    model = recur.Model(data)
+    xs = rng.normal(size=(40, 12)).astype(np.float32)
+    ran = model.stream().run(xs)
+    alone = model.stream()
+    stepped = np.array([alone.step(x) for x in xs])
+    group = [model.stream() for _ in range(4)]
+    together = np.array([model.step_streams(group, np.repeat(x[None], 4, axis=0)) for x in xs])
+    assert np.array_equal(ran, stepped) and all(np.array_equal(together[:, k], stepped) for k in range(4))
+    assert np.abs(ran - Reference(data).run(xs)).max() <= TOL
+
+
+def survey_gru(x_seq, Wz, Wr, W, bz, br, b, H):
+    """The survey's GRU (§5.2), in float64, from its equations: [h, x] is
+    the concatenation, z weights the candidate."""
+    h = np.zeros(H)
+    out = []
+    for x in x_seq:
+        hx = np.concatenate([h, x])
+        z = 1 / (1 + np.exp(-(Wz @ hx + bz)))
+        r = 1 / (1 + np.exp(-(Wr @ hx + br)))
+        candidate = np.tanh(W @ np.concatenate([r * h, x]) + b)
+        h = (1 - z) * h + z * candidate
+        out.append(h)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("I,H", [(1, 6), (7, 19)])
+def test_survey_gru_as_written(I, H):
+    """GRU(update="candidate", reset_before_matmul=True) computes the
+    survey's equations, with its weights [W_h | W_x] split into Recur's."""
+    rng = np.random.default_rng(I + H)
+    Wz, Wr, W = (u(rng, 0.6, H, H + I) for _ in range(3))
+    bz, br, b = (u(rng, 0.5, H) for _ in range(3))
+    weight_ih = np.concatenate([Wr[:, H:], Wz[:, H:], W[:, H:]])  # rows r, z, n
+    weight_hh = np.concatenate([Wr[:, :H], Wz[:, :H], W[:, :H]])
+    layer = recur.GRU(weight_ih, weight_hh, np.concatenate([br, bz, b]), None, reset_before_matmul=True,
+                      update="candidate")
+    xs = rng.normal(size=(200, I))
+    got = recur.Model(recur.dumps([layer])).stream().run(xs)
+    assert np.abs(got - survey_gru(xs, Wz, Wr, W, bz, br, b, H)).max() <= TOL
+
+
+def test_survey_gru_refuses_an_asymmetric_gate_function():
+    rng = np.random.default_rng(1)
+    with pytest.raises(ValueError, match="symmetric about 1/2"):
+        recur.dumps([gru(rng, 2, 3, update="candidate", f="relu")])

@@ -250,10 +250,25 @@ struct  Recur__LSTM
    * [hidden_size], optional
    */
   Recur__Tensor *initial_c;
+  /*
+   * Format version 2. Full peephole matrices (the survey's §5.1, Gers et
+   * al.): z_i += U_i c, z_f += U_f c on the previous cell state, and
+   * z_o += U_o c' on the new one (or on the previous one with
+   * output_peephole_previous). Adds to the diagonal peephole if both are set.
+   */
+  /*
+   * [3*hidden_size, hidden_size]: U_i, U_f, U_o, optional
+   */
+  Recur__Tensor *peephole_matrix;
+  /*
+   * Format version 2. The output gate's peepholes (p_o and U_o) read the
+   * previous cell state c instead of the new c'.
+   */
+  protobuf_c_boolean output_peephole_previous;
 };
 #define RECUR__LSTM__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&recur__lstm__descriptor) \
-    , 0, 0, NULL, NULL, NULL, NULL, NULL, RECUR__COUPLING__UNCOUPLED, 0, 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL }
+    , 0, 0, NULL, NULL, NULL, NULL, NULL, RECUR__COUPLING__UNCOUPLED, 0, 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0 }
 
 
 /*
@@ -476,9 +491,13 @@ struct  Recur__Model
 {
   ProtobufCMessage base;
   /*
-   * 1 for this version of the format
+   * the oldest format version that computes this file
    */
   uint32_t format_version;
+  /*
+   * correctly (docs/format.md): 1, or 2 when a layer
+   * uses a field marked "format version 2"
+   */
   /*
    * floats per step in; equals layers[0]'s
    */

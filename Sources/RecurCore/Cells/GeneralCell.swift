@@ -9,12 +9,15 @@ import Glibc
 ///
 /// LSTM (rows i, f, g, o), in this order:
 ///   z = W x + R h (+ b_ih + b_hh unless layer-normalised)
+///   z_i += U_i c, z_f += U_f c                         (peephole matrices)
 ///   z_i += p_i ⊙ c, z_f += p_f ⊙ c                     (peepholes)
+///   z_o += U_o c + p_o ⊙ c  only with output_peephole_previous
 ///   z_k = LN(z_k) ⊙ w_k + b_k for k in i, f, g         (layer norm)
 ///   z = clip(z);  i = f(z_i), f = f(z_f), g = g(z_g)
 ///   i = 1 − f or f = 1 − i                             (coupling)
 ///   c' = f ⊙ c + i ⊙ g, clipped to ±cell_clip
-///   z_o += p_o ⊙ c';  z_o = LN(z_o) ⊙ w_o + b_o;  o = f(clip(z_o))
+///   z_o += p_o ⊙ c' + U_o c' (unless output_peephole_previous);
+///   z_o = LN(z_o) ⊙ w_o + b_o;  o = f(clip(z_o))
 ///   h' = o ⊙ h(c');  with projection h' = clip(W_p h' + b_p, ±proj_clip)
 /// GRU (rows r, z, n): r, z = f(clip(·)); n = g(clip(W_n x + b_in + r ⊙ (R_n h + b_hn)))
 ///   or, reset before the matmul, n = g(clip(W_n x + b_in + R_n (r ⊙ h) + b_hn));
@@ -54,6 +57,10 @@ enum GeneralCell {
             if let peephole = c.peephole {
                 for k in 0..<3 { floats(base, p.peephole)[k * hp + u] = peephole[k * hidden + u] }
             }
+        }
+        if let matrix = c.peepholeMatrix {
+            packMatVec(floats(base, p.peepholeMatrix), paddedRows: 3 * hp, columns: hidden, rows: rowOf,
+                       value: { row, col in matrix[row * hidden + col] }, bias: { _ in 0 })
         }
         if let weight = c.weightProj {
             let projected = c.projSize
@@ -162,12 +169,25 @@ enum GeneralCell {
             let c = floats(stream, p.pointee.cState)
             let zi = gx, zf = gx + hp, zg = gx + 2 &* hp, zo = gx + 3 &* hp
             let peep = p.pointee.peephole != 0 ? UnsafePointer(floats(m, p.pointee.peephole)) : nil
+            let previous = p.pointee.outputPeepholePrevious
+            // U_i, U_f (rows i, f: zi and zf are consecutive), then U_o, each
+            // block a panel of 1 + hidden vectors.
+            let matrix = p.pointee.peepholeMatrix != 0
+                ? UnsafePointer(floats(m, p.pointee.peepholeMatrix)).withMemoryRebound(to: Vec.self, capacity: 1) { $0 } : nil
+            let matrixO = matrix.map { $0 + 2 &* blocks &* (1 &+ p.pointee.hidden) }
+            if let matrix {
+                matVec(tier, matrix, columns: p.pointee.hidden, blocks: 0..<(2 &* blocks), c, gx, accumulate: true)
+                if previous, let matrixO {
+                    matVec(tier, matrixO, columns: p.pointee.hidden, blocks: 0..<blocks, c, zo, accumulate: true)
+                }
+            }
             if let peep {
                 for b in 0..<blocks {
                     let cv = vec(c, b).pointee
                     let pi = load(peep, b &* lanes), pf = load(peep, hp &+ b &* lanes)
                     vec(zi, b).pointee = M.madd(vec(zi, b).pointee, pi, cv)
                     vec(zf, b).pointee = M.madd(vec(zf, b).pointee, pf, cv)
+                    if previous { vec(zo, b).pointee = M.madd(vec(zo, b).pointee, load(peep, 2 &* hp &+ b &* lanes), cv) }
                 }
             }
             let lnW = floats(m, p.pointee.lnWeight), lnB = floats(m, p.pointee.lnBias)
@@ -185,10 +205,13 @@ enum GeneralCell {
                 }
                 let cn = clipped(tier, f * vec(c, b).pointee + i * g, p.pointee.cellClip)
                 vec(c, b).pointee = cn
-                if let peep {
+                if let peep, !previous {
                     let po = load(peep, 2 &* hp &+ b &* lanes)
                     vec(zo, b).pointee = M.madd(vec(zo, b).pointee, po, cn)
                 }
+            }
+            if !previous, let matrixO {
+                matVec(tier, matrixO, columns: p.pointee.hidden, blocks: 0..<blocks, c, zo, accumulate: true)
             }
             if p.pointee.lnWeight != 0 { layerNorm(tier, zo, p.pointee.hidden, lnW + 3 &* hp, lnB + 3 &* hp) }
             let target = p.pointee.proj != 0 ? extra : h

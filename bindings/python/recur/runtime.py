@@ -142,7 +142,8 @@ def _options(limits):
 _KINDS = ("lstm", "gru", "rnn", "dense", "embedding", "softmax")
 _DIRECTIONS = ("forward", "reverse", "bidirectional")
 _OPTIONS = ("bias", "initial_state", "clip", "peephole", "coupled", "cell_clip", "projection", "proj_clip",
-            "layer_norm", "reset_before")  # bit k of recur_layer_info.options is _OPTIONS[k]
+            "layer_norm", "reset_before", "peephole_matrix",
+            "output_peephole_previous")  # bit k of recur_layer_info.options is _OPTIONS[k]
 
 _FUNCTIONS = ("identity", "sigmoid", "tanh", "relu", "affine", "leaky_relu", "thresholded_relu", "scaled_tanh",
               "hard_sigmoid", "elu", "softsign", "softplus")  # recur_function
@@ -156,7 +157,8 @@ Layer.__doc__ = """One layer as the file describes it (recur_model_layer_info): 
 ("forward", "reverse", "bidirectional"; None for other layers), name, sizes,
 parameters (floats in the file) and options (a frozenset of "bias",
 "initial_state", "clip", "peephole", "coupled", "cell_clip", "projection",
-"proj_clip", "layer_norm", "reset_before"), and functions: a cell's f, g, h
+"proj_clip", "layer_norm", "reset_before", "peephole_matrix",
+"output_peephole_previous"), and functions: a cell's f, g, h
 (as many as it uses) or a dense layer's activation, as text such as
 "sigmoid" or "leaky_relu(alpha=0.1)"."""
 

@@ -1,6 +1,7 @@
 """Writing .recur files: layers in the canonical (PyTorch) gate order, a
 protobuf recur.Model, compressed as one LZ4 frame with content size and
 checksum (see docs/format.md)."""
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -9,7 +10,10 @@ import numpy as np
 
 from . import recur_pb2 as pb
 
-FORMAT_VERSION = 1
+# The newest format version this writer knows. Each file gets the oldest
+# version that computes it correctly (docs/format.md, "Versions"): 1, or 2
+# when an LSTM uses full peephole matrices or output_peephole_previous.
+FORMAT_VERSION = 2
 
 # Function names and ONNX's default (alpha, beta) for each.
 FUNCTIONS = {
@@ -75,7 +79,10 @@ class LSTM:
     clip (gate pre-activations); cell_clip; weight_proj (P, H), bias_proj (P),
     proj_clip; layer_norm (4, H); f, g, h functions; initial_h (R), initial_c (H);
     direction 'forward' | 'reverse' | 'bidirectional' (then `backward` is
-    another LSTM with the backward weights)."""
+    another LSTM with the backward weights).
+    Format version 2 (the survey's §5.1): peephole_matrix (3H, H), the full
+    matrices U_i, U_f, U_o on the cell state; output_peephole_previous=True
+    makes the output gate's peepholes read c(t-1) instead of c(t)."""
     weight_ih: np.ndarray
     weight_hh: np.ndarray
     bias_ih: Optional[np.ndarray] = None
@@ -96,8 +103,16 @@ class LSTM:
     initial_c: Optional[np.ndarray] = None
     direction: str = "forward"
     backward: object = None
+    peephole_matrix: Optional[np.ndarray] = None
+    output_peephole_previous: bool = False
     gates = 4
     kind = "lstm"
+
+    @property
+    def format_version(self):
+        """The oldest format version that computes this layer."""
+        mine = 2 if self.peephole_matrix is not None or self.output_peephole_previous else 1
+        return max(mine, self.backward.format_version if self.backward is not None else 1)
 
     @property
     def hidden_size(self):
@@ -152,11 +167,15 @@ class LSTM:
             m.layer_norm.CopyFrom(_tensor(_matrix(self.layer_norm, 4, h, "layer_norm")))
         if self.initial_c is not None:
             m.initial_c.CopyFrom(_tensor(_vector(self.initial_c, h, "initial_c")))
+        if self.peephole_matrix is not None:
+            m.peephole_matrix.CopyFrom(_tensor(_matrix(self.peephole_matrix, 3 * h, h, "peephole_matrix")))
+        m.output_peephole_previous = bool(self.output_peephole_previous)
 
 
 def _only_lstm(layer):
     lstm_only = {"peephole": None, "weight_proj": None, "bias_proj": None, "layer_norm": None,
-                 "initial_c": None, "coupling": "none", "cell_clip": 0.0, "proj_clip": 0.0, "h": None}
+                 "initial_c": None, "coupling": "none", "cell_clip": 0.0, "proj_clip": 0.0, "h": None,
+                 "peephole_matrix": None, "output_peephole_previous": False}
     for name, default in lstm_only.items():
         if getattr(layer, name) != default if not isinstance(default, type(None)) else getattr(layer, name) is not None:
             raise ValueError(f"{name} is an LSTM option; a {layer.kind.upper()} has none")
@@ -167,10 +186,41 @@ class GRU(LSTM):
     """A GRU layer in PyTorch's layout, rows r, z, n: weight_ih (3H, I),
     weight_hh (3H, H), biases (3H) or None. reset_before_matmul=True gives
     ONNX's linear_before_reset=0 / Keras's reset_after=False. Options: clip,
-    f, g, initial_h, direction, backward (docs/cells/gru.md)."""
+    f, g, initial_h, direction, backward (docs/cells/gru.md).
+
+    update="candidate" takes the survey's update (§5.2),
+    h' = (1 - z) h + z n, where z weights the candidate, instead of
+    PyTorch's h' = (1 - z) n + z h: since sigmoid(-a) = 1 - sigmoid(a), the
+    z rows of both weights and both biases are negated in the file, which
+    then holds an ordinary GRU. It needs a gate function symmetric about 1/2
+    (sigmoid, or hard_sigmoid with beta 0.5). The survey's candidate
+    tanh(W [r * h, x] + b) is reset_before_matmul=True."""
     reset_before_matmul: bool = False
+    update: str = "previous"
     gates = 3
     kind = "gru"
+
+    def fill_cell(self, m):
+        if self.update == "previous":
+            return super().fill_cell(m)
+        if self.update != "candidate":
+            raise ValueError(f"update must be 'previous' or 'candidate', not {self.update!r}")
+        f = function(self.f)
+        if f is not None and not (f.kind == "sigmoid" or (f.kind == "hard_sigmoid" and f.beta in (None, 0.5))):
+            raise ValueError(f"update='candidate' negates z, which needs f symmetric about 1/2 (sigmoid, or "
+                             f"hard_sigmoid with beta 0.5), not {f.kind}")
+        h = self.hidden_size
+
+        def negated(a):
+            if a is None:
+                return None
+            a = np.array(a, dtype=np.float64)
+            a[h:2 * h] = -a[h:2 * h]
+            return a
+        folded = dataclasses.replace(self, weight_ih=negated(self.weight_ih), weight_hh=negated(self.weight_hh),
+                                     bias_ih=negated(self.bias_ih), bias_hh=negated(self.bias_hh), update="previous",
+                                     backward=None)
+        folded.fill_cell(m)
 
     def fill_options(self, m):
         _only_lstm(self)
@@ -246,7 +296,8 @@ def to_message(layers, producer="recur-python", metadata=None):
     layers = list(layers)
     if not layers:
         raise ValueError("a model needs at least one layer")
-    model = pb.Model(format_version=FORMAT_VERSION, input_size=layers[0].input_size, producer=producer)
+    version = max(getattr(layer, "format_version", 1) for layer in layers)
+    model = pb.Model(format_version=version, input_size=layers[0].input_size, producer=producer)
     width = layers[0].input_size
     for index, layer in enumerate(layers):
         if layer.input_size != width:
