@@ -257,3 +257,29 @@ def test_survey_gru_refuses_an_asymmetric_gate_function():
     rng = np.random.default_rng(1)
     with pytest.raises(ValueError, match="symmetric about 1/2"):
         recur.dumps([gru(rng, 2, 3, update="candidate", f="relu")])
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_saturated_gates_hold_the_state_exactly(fused):
+    """A forget gate saturated open and an input gate saturated shut keep c
+    bit for bit, as float32 libm's sigmoid (exactly 1 and 0 out there) does;
+    likewise a GRU's saturated update gate keeps h. (An approximation that
+    stops at 1 - 1.4e-7 would leak 0.14% of the state over 10,000 steps.)"""
+    H, I, steps = 16, 3, 10_000
+    rng = np.random.default_rng(13)
+    bias = np.zeros(4 * H)
+    bias[:H], bias[H:2 * H] = -30, 30  # i shut, f open
+    options = {} if fused else {"clip": 100.0}  # an option sends the cell down the general path
+    c0, h0 = rng.uniform(-2, 2, H).astype(np.float32), rng.uniform(-1, 1, H).astype(np.float32)
+    layer = recur.LSTM(np.zeros((4 * H, I)), np.zeros((4 * H, H)), bias, None, **options)
+    stream = recur.Model(recur.dumps([layer])).stream()
+    stream.set_state(0, h0, c0)
+    stream.run(rng.normal(size=(steps, I)).astype(np.float32))
+    assert np.array_equal(stream.get_state(0)[1], c0)
+    gbias = np.zeros(3 * H)
+    gbias[H:2 * H] = 30  # z open: h' = h
+    gru_layer = recur.GRU(np.zeros((3 * H, I)), np.zeros((3 * H, H)), gbias, None, **options)
+    stream = recur.Model(recur.dumps([gru_layer])).stream()
+    stream.set_state(0, h0)
+    stream.run(rng.normal(size=(steps, I)).astype(np.float32))
+    assert np.array_equal(stream.get_state(0)[0], h0)

@@ -2,7 +2,8 @@
 // rational minimax approximation (the odd 13/6 form used by Eigen), sigmoid
 // is derived from it, so both compile to a few multiply-adds and one
 // division. Measured against float64: |tanh error| <= 3.5e-7,
-// |sigmoid error| <= 2e-7 (either tier's multiply-add).
+// |sigmoid error| <= 2e-7 (either tier's multiply-add); saturated inputs
+// give exactly ±1 (tanh) and 0 or 1 (sigmoid), as float32 libm does.
 
 public typealias Vec = SIMD16<Float>
 
@@ -36,7 +37,14 @@ func scaledTanh<M: MultiplyAdd>(_: M.Type, _ x: Vec, _ a: Float) -> Vec {
     let q01 = M.madd(c(4.89352518554385e-03), c(2.26843463243900e-03 * s), v2)
     let q23 = M.madd(c(1.18534705686654e-04 * s2), c(1.19825839466702e-06 * s3), v2)
     let q = M.madd(q01, q23, v4)
-    return p / q
+    // Past the clamp, exactly ±a: the approximation stops at 1 − 2.7e-7 there,
+    // so a saturated sigmoid would give 0.99999986 instead of 1, and a forget
+    // or update gate held open would leak that much of the state every step.
+    // (The mask and the signed a depend on x alone, off the critical path:
+    // one blend after the division.)
+    let saturated = (x .> clamp) .| (x .< -clamp)
+    let edge = Vec(repeating: a).replacing(with: -a, where: x .< 0)
+    return (p / q).replacing(with: edge, where: saturated)
 }
 
 @inlinable @inline(always)
