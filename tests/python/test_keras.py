@@ -180,3 +180,54 @@ def test_cli_keras_file(tmp_path, capsys):
     bad.save(tmp_path / "bad.keras")
     assert cli_main(["convert", str(tmp_path / "bad.keras"), str(tmp_path / "bad.recur")]) == 1
     assert "Conv1D" in capsys.readouterr().err
+
+
+def two_inputs():
+    a, b = keras.Input((None, 3)), keras.Input((None, 3))
+    return keras.Model([a, b], L.Dense(2)(L.Concatenate()([a, b])))
+
+
+@pytest.mark.parametrize("build, message", [
+    (two_inputs, r"2 inputs and 1 outputs"),
+    (lambda: sequential(L.Bidirectional(L.LSTM(4, return_sequences=True),
+                                        backward_layer=L.GRU(4, return_sequences=True, go_backwards=True))),
+     r"different kinds"),
+    (lambda: sequential(L.Dense(4), L.Embedding(5, 3)), r"embedding must be the first layer"),
+    (lambda: sequential(L.Dense(4), L.Softmax(axis=1)), r"softmax over axis 1"),
+    (lambda: sequential(L.Dropout(0.1)), r"no layer Recur runs"),
+])
+def test_more_refusals(build, message):
+    with pytest.raises(keras_import.ConversionError, match=message):
+        recur.from_keras(build())
+
+
+def test_verification_refuses_a_difference():
+    with pytest.raises(keras_import.ConversionError, match=r"Recur and Keras differ by .* \(tolerance 0\)"):
+        recur.from_keras(sequential(L.LSTM(5, return_sequences=True), L.Dense(2)), tolerance=0)
+
+
+SATURATING = 1000
+
+
+@pytest.mark.parametrize("cell", [
+    lambda k: L.LSTM(12, return_sequences=True, kernel_initializer=k, bias_initializer=k),
+    lambda k: L.GRU(12, return_sequences=True, kernel_initializer=k, bias_initializer=k),
+    lambda k: L.GRU(12, return_sequences=True, reset_after=False, kernel_initializer=k, bias_initializer=k),
+    lambda k: L.SimpleRNN(12, return_sequences=True, kernel_initializer=k, bias_initializer=k),
+    lambda k: L.Bidirectional(L.LSTM(8, return_sequences=True, kernel_initializer=k), merge_mode="ave"),
+], ids=["lstm", "gru", "gru-reset-before", "rnn", "bidirectional"])
+def test_saturating_1000_steps(cell, tmp_path):
+    """Large input weights and inputs: most gate values within 1e-3 of 0 or
+    1, over 1000 steps, within 1e-5 of Keras."""
+    keras.utils.set_random_seed(9)
+    model = sequential(cell(keras.initializers.RandomNormal(stddev=2.0, seed=3)), L.Dense(3))
+    xs = (np.random.default_rng(10).standard_normal((SATURATING, 3)) * 4).astype(np.float32)
+    layers, _ = keras_import.from_keras(model, verify=False)
+    got = recur_outputs(layers, xs, tmp_path)
+    want = model.predict(xs[None], verbose=0)[0]
+    assert np.max(np.abs(got - want)) < 1e-5
+    first = model.layers[0]
+    inner = getattr(first, "forward_layer", first)
+    kernel = inner.get_weights()[0]
+    pre = xs @ kernel  # the input part of every gate's pre-activation
+    assert np.mean(np.abs(pre) > 7) > 0.3  # sigmoid(7) = 0.999: a third of the gate values saturated

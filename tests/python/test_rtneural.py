@@ -196,3 +196,42 @@ def test_rtneural_pytorch_file_through_from_torch(tmp_path, capsys):
     assert report.max_error < 1e-5
     want = np.loadtxt(FIXTURES / "gru_torch_y_python.csv", delimiter=",").reshape(-1, 1)
     assert np.max(np.abs(run(layers, xs, tmp_path) - want)) < 1e-5
+
+
+@pytest.mark.parametrize("model, message", [
+    ([1, 2], "not a JSON object"),
+    (small([{"type": "dense", "shape": [None, None, 2], "weights": [[["a", "b"]] * 2]}]), "not a numeric array"),
+    (small([{"type": "dense", "shape": [None, None, 0], "weights": []}]), "\"shape\" must end in the layer's width"),
+    (small([{"type": "activation", "activation": 3, "shape": [None, None, 2]}]), "\"activation\" must be a string"),
+    (small(["dense"]), "not an object with a \"type\""),
+    (small([{"type": "dense", "shape": [None, None, 2], "weights": "none"}]), "\"weights\" must be a list"),
+    (small([{"type": "dense", "shape": [None, None, 2], "weights": [[[0, 0]] * 2] * 3}]),
+     r"expected \[kernel\] or \[kernel, bias\], got 3"),
+    (small([{"type": "activation", "activation": "linear", "shape": [None, None, 2]}]), "no layer Recur runs"),
+])
+def test_more_refused_files(model, message):
+    with pytest.raises(rtneural_import.ConversionError, match=message):
+        rtneural_import.convert(model)
+
+
+def test_not_json(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text("{ this is not json")
+    with pytest.raises(rtneural_import.ConversionError, match="not JSON"):
+        rtneural_import.convert(path)
+
+
+def test_saturating_1000_steps(tmp_path):
+    """A GRU and an LSTM with large input weights, as RTNeural's exporter
+    writes them, against Keras over 1000 steps with saturating inputs."""
+    keras = keras_model()
+    keras.utils.set_random_seed(21)
+    k = keras.initializers.RandomNormal(stddev=2.0, seed=4)
+    model = keras.Sequential([keras.Input((None, 2)), keras.layers.GRU(10, return_sequences=True, kernel_initializer=k,
+                                                                       bias_initializer=k),
+                              keras.layers.LSTM(8, return_sequences=True, kernel_initializer=k),
+                              keras.layers.Dense(1)])
+    xs = (np.random.default_rng(22).standard_normal((1, 1000, 2)) * 4).astype(np.float32)
+    want = model.predict(xs, verbose=0).reshape(1000, 1)
+    layers, _ = rtneural_import.convert(export(model, 2))
+    assert np.max(np.abs(run(layers, xs[0], tmp_path) - want)) < 1e-5

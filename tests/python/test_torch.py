@@ -218,3 +218,94 @@ def test_pickled_module_needs_trust(tmp_path, capsys):
     torch.save(nn.Linear(3, 4).state_dict(), tmp_path / "sd.pt")
     assert cli_main(["convert", str(tmp_path / "sd.pt"), str(tmp_path / "sd.recur"), "--trust"]) == 1
     assert "state_dict has no architecture" in capsys.readouterr().err
+
+
+class ReturnsTwo(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(3, 3)
+
+    def forward(self, x):
+        return self.a(x), x
+
+
+class ExportedState(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(3, 4)
+
+    def forward(self, x):
+        _, h = self.gru(x)
+        return h
+
+
+class StartState(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(3, 4)
+        self.h0 = nn.Parameter(torch.ones(1, 1, 4))
+
+    def forward(self, x):
+        return self.gru(x, self.h0)[0]
+
+
+class TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(3, 3)
+
+    def forward(self, x, y):
+        return self.a(x)
+
+
+@pytest.mark.parametrize("module, message", [
+    (nn.Sequential(nn.Tanh(), nn.Linear(3, 3)), r"an activation cannot be the first operation"),
+    (ReturnsTwo(), r"forward does not return the chain's last result"),
+    (nn.Sequential(nn.Dropout(0.1)), r"the module has no layer Recur runs"),
+    (nn.Sequential(nn.Linear(3, 3), nn.SELU()), r"Recur has no layer for SELU"),
+])
+def test_more_refusals(module, message):
+    with pytest.raises(torch_import.ConversionError, match=message):
+        recur.from_torch(module, seq(3))
+
+
+@pytest.mark.parametrize("module, example, message", [
+    (lambda: TwoInputs(), lambda: (seq(3), seq(3)), r"takes more than one input"),
+    (lambda: ReturnsTwo(), lambda: (seq(3),), r"returns more than its chain.s last result"),
+    (lambda: ExportedState(), lambda: (seq(3),), r"returns a recurrent layer's final state"),
+    (lambda: StartState(), lambda: (seq(3),), r"an initial state other than zeros"),
+    (lambda: nn.Sequential(nn.Linear(3, 3), nn.SELU()), lambda: (seq(3),), r"a scaled elu \(selu\)|Recur cannot run"),
+    (lambda: nn.Sequential(nn.Linear(3, 3), nn.Softplus(beta=2.0)), lambda: (seq(3),), r"softplus with beta"),
+    (lambda: nn.Sequential(nn.Linear(3, 3), nn.Softmax(dim=0)), lambda: (seq(3),), r"softmax over dim 0"),
+    (lambda: nn.Sequential(nn.Dropout(0.1)), lambda: (seq(3),), r"the program has no layer Recur runs"),
+], ids=["two-inputs", "two-outputs", "final-state", "start-state", "selu", "softplus-beta",
+        "softmax-dim", "no-layer"])
+def test_exported_refusals(module, example, message):
+    program = torch.export.export(module().eval(), example())
+    with pytest.raises(torch_import.ConversionError, match=message):
+        torch_import.from_exported(program)
+
+
+def test_verification_refuses_a_difference():
+    with pytest.raises(torch_import.ConversionError, match=r"Recur and PyTorch differ by .* \(tolerance 0\)"):
+        recur.from_torch(nn.LSTM(3, 5), seq(3), tolerance=0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nn.LSTM(3, 12, num_layers=2), lambda: nn.GRU(3, 12, bidirectional=True),
+    lambda: nn.RNN(3, 12), lambda: nn.LSTM(3, 12, proj_size=5),
+], ids=["lstm-2", "gru-bidirectional", "rnn", "lstm-proj"])
+def test_saturating_1000_steps(make):
+    """Input weights ×12 and inputs ×4: a third of the gate values past
+    sigmoid(7) = 0.999, over 1000 steps, within 1e-5 of PyTorch."""
+    torch.manual_seed(11)
+    module = make()
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if "weight_ih" in name or "bias" in name:
+                p.mul_(12)
+    x = torch.from_numpy((np.random.default_rng(12).standard_normal((1000, 1, 3)) * 4).astype(np.float32))
+    layers, report = recur.from_torch(module, x)
+    assert report.steps == 1000 and report.max_error < 1e-5
+    pre = x[:, 0].numpy() @ module.weight_ih_l0.detach().numpy().T
+    assert np.mean(np.abs(pre) > 7) > 0.3

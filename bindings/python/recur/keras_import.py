@@ -136,8 +136,6 @@ def _chain(model):
             raise ConversionError(f"layer '{layer.name}' ({type(layer).__name__}) does not take the output of the "
                                   "layer before it: the model is not one chain of layers")
         x = layer.output
-    if model.outputs[0] is not x:
-        raise ConversionError("the model's output is not its last layer's: the model is not one chain of layers")
     return layers
 
 
@@ -155,7 +153,8 @@ def _recurrent(layer, where):
 
 
 def convert(model):
-    """(layers, notes, output_order, last_only) for a Keras model;
+    """(layers, notes, output_order, last_only) for a Keras model (a chain:
+    Keras itself refuses a recurrent layer after return_sequences=False);
     output_order "reversed" when Keras gives the outputs in reversed time
     order; last_only when Keras gives only the last step's output (a
     recurrent layer with return_sequences=False). Raises ConversionError."""
@@ -164,7 +163,7 @@ def convert(model):
     sequence = True
     last_only = None
     chain = _chain(model)
-    width = None
+    width = model.inputs[0].shape[-1]
     for index, layer in enumerate(chain):
         kind = type(layer).__name__
         where = f"layer {index} '{layer.name}' ({kind})"
@@ -174,10 +173,6 @@ def convert(model):
                 notes.append(f"{where}: masking only skips padded steps; a stream is fed the steps that exist")
             continue
         if kind in ("LSTM", "GRU", "SimpleRNN"):
-            if not sequence:
-                raise ConversionError(f"{where} follows a layer with return_sequences=False")
-            if config.get("return_state"):
-                raise ConversionError(f"{where}: return_state=True; Recur's layers pass on their output sequence")
             reversed_order ^= bool(config.get("go_backwards"))
             cell = _recurrent(layer, where)
             cell.direction = "reverse" if reversed_order else "forward"
@@ -253,9 +248,6 @@ def convert(model):
         else:
             raise ConversionError(f"{where}: Recur has no {kind} layer; it maps LSTM, GRU, SimpleRNN, Bidirectional, "
                                   "Dense, TimeDistributed(Dense), Embedding and activation layers")
-        if width is None:
-            raise ConversionError(f"{where}: the first layer must give the width (a Dense, Embedding or "
-                                  "recurrent layer)")
     if not layers:
         raise ConversionError("the model has no layer Recur runs")
     if reversed_order and sequence:

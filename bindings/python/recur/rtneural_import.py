@@ -42,8 +42,8 @@ _REFUSED = {"conv1d", "conv2d", "batchnorm", "batchnorm2d", "prelu"}
 
 
 def load(source):
-    """The JSON object of `source` (a path, or an already-parsed dict)."""
-    if isinstance(source, dict):
+    """The JSON value of `source` (a path, or already parsed JSON)."""
+    if isinstance(source, (dict, list)):
         return source
     try:
         with open(source, encoding="utf-8") as f:
@@ -158,7 +158,7 @@ def convert(source):
     """(layers for recur.save, notes) for an RTNeural JSON model (a path or
     a parsed dict). Raises ConversionError naming what cannot be converted.
     The weights are Keras's, so keras_import maps them."""
-    inputs, records = parse(load(source))
+    _, records = parse(load(source))
     layers, notes = [], []
     for index, (kind, r) in enumerate(records):
         where = f"layer {index} ({kind})"
@@ -175,9 +175,7 @@ def convert(source):
                              "(RTNeural itself reads only reset_after=True)")
     if not layers:
         raise ConversionError("the model has no layer Recur runs")
-    if inputs != layers[0].input_size:
-        raise ConversionError(f"\"in_shape\" says {inputs} inputs, the first layer takes {layers[0].input_size}")
-    return layers, notes
+    return layers, notes  # (parse checked every width against in_shape and the layers before)
 
 
 def _sigmoid(x):

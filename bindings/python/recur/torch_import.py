@@ -47,12 +47,8 @@ def _flat_layers(kind, params, has_biases, num_layers, bidirectional):
     b_hh with biases, then w_hr with a projection."""
     make = {"lstm": writer.LSTM, "gru": writer.GRU, "rnn": writer.RNN, "rnn_relu": writer.RNN}[kind]
     options = {"f": "relu" if kind == "rnn_relu" else "tanh"} if make is writer.RNN else {}
-    gates = {"lstm": 4, "gru": 3}.get(kind, 1)
     directions = 2 if bidirectional else 1
-    per_cell = len(params) // (num_layers * directions)
-    if per_cell * num_layers * directions != len(params) or per_cell not in (2, 3, 4, 5):
-        raise ConversionError(f"{kind}: {len(params)} weight arrays for {num_layers} layers, "
-                              f"{directions} directions")
+    per_cell = len(params) // (num_layers * directions)  # (the writer checks every shape)
     layers, at = [], 0
     for _ in range(num_layers):
         cells = []
@@ -65,8 +61,6 @@ def _flat_layers(kind, params, has_biases, num_layers, bidirectional):
             rest = mine[4 if has_biases else 2:]
             if rest:  # the projection
                 cell.weight_proj = rest[0]
-            if w_hh.shape[0] != gates * (w_hh.shape[0] // gates):
-                raise ConversionError(f"{kind}: weight_hh has {w_hh.shape[0]} rows")
             cells.append(cell)
         if bidirectional:
             cells[0].direction, cells[0].backward = "bidirectional", cells[1]
@@ -261,8 +255,6 @@ def convert(module):
         else:
             name = getattr(node.target, "__name__", node.target)
             raise ConversionError(f"{where}: Recur cannot run {node.op} {name}")
-    if recurrent_output is not None:
-        raise ConversionError("a recurrent module's (output, state) tuple is used whole; take element 0")
     if not chain.layers:
         raise ConversionError("the module has no layer Recur runs")
     return chain.layers, chain.notes, chain.batch_first
@@ -366,11 +358,21 @@ def convert_exported(program):
             continue
         if node.op == "output":
             result = node.args[0]
-            if isinstance(result, (tuple, list)):
-                if len(result) > 1:
-                    chain.notes.append("the program also returns a recurrent layer's final state; a stream "
-                                       "holds it (recur_stream_get_state)")
-                result = result[0]
+            results = list(result) if isinstance(result, (tuple, list)) else [result]
+
+            def is_state(n):  # element 1 (h, or (h, c)) of a recurrent layer's result
+                return getattr(n, "target", None) is operator.getitem and n.args[0] in recurrent_nodes \
+                    and n.args[1] != 0
+
+            if is_state(results[0]):
+                raise ConversionError(f"the program returns a recurrent layer's final state ('{results[0].name}'); "
+                                      "Recur's layers pass on their output sequence: read the state from a stream")
+            if not all(is_state(r) for r in results[1:]):
+                raise ConversionError("the program returns more than its chain's last result")
+            if len(results) > 1:
+                chain.notes.append("the program also returns a recurrent layer's final state; a stream holds it "
+                                   "(recur_stream_get_state)")
+            result = results[0]
             if result is not value:
                 raise ConversionError("the program does not return the chain's last result alone")
             break
@@ -385,8 +387,6 @@ def convert_exported(program):
         if target == "<built-in function getitem>" and node.args[0] is recurrent_output:
             value, recurrent_output = node, None
             continue
-        if recurrent_output is not None:
-            raise ConversionError(f"{where}: a recurrent layer's (output, state) is used before element 0")
         first = node.args[0] if node.args else None
         if target == "aten.embedding.default":
             first = node.args[1]
@@ -411,9 +411,7 @@ def convert_exported(program):
             weight = tensors[node.args[1]]
             chain.layers.append(writer.Dense(weight, None if bias is None else tensors[bias]))
             chain.width = weight.shape[0]
-        elif target == "aten.embedding.default":
-            if chain.layers:
-                raise ConversionError(f"{where}: an embedding must be the first layer")
+        elif target == "aten.embedding.default":  # first: its indices can only be the input
             weight = tensors[node.args[0]]
             chain.layers.append(writer.Embedding(weight))
             chain.width = weight.shape[1]
@@ -454,8 +452,6 @@ def from_exported(program, tolerance=1e-5, verify=True, seed=0):
     report = Report(notes, "PyTorch (torch.export)")
     if not verify:
         return layers, report
-    if shape is None:
-        raise ConversionError("the program's input has no recorded shape to verify with; pass verify=False")
     rng = np.random.default_rng(seed)
     if isinstance(layers[0], writer.Embedding):
         example = torch.from_numpy(rng.integers(0, layers[0].weight.shape[0], size=shape))
