@@ -2,8 +2,8 @@
 // rational minimax approximation (the odd 13/6 form used by Eigen), sigmoid
 // is derived from it, so both compile to a few multiply-adds and one
 // division. Measured against float64: |tanh error| <= 3.5e-7,
-// |sigmoid error| <= 2e-7 (either tier's multiply-add); saturated inputs
-// give exactly ±1 (tanh) and 0 or 1 (sigmoid), as float32 libm does.
+// |sigmoid error| <= 2e-7 (either tier's multiply-add); a saturated
+// sigmoid gives exactly 0 or 1, as float32 libm does.
 
 public typealias Vec = SIMD16<Float>
 
@@ -37,23 +37,24 @@ func scaledTanh<M: MultiplyAdd>(_: M.Type, _ x: Vec, _ a: Float) -> Vec {
     let q01 = M.madd(c(4.89352518554385e-03), c(2.26843463243900e-03 * s), v2)
     let q23 = M.madd(c(1.18534705686654e-04 * s2), c(1.19825839466702e-06 * s3), v2)
     let q = M.madd(q01, q23, v4)
-    // Past the clamp, exactly ±a: the approximation stops at 1 − 2.7e-7 there,
-    // so a saturated sigmoid would give 0.99999986 instead of 1, and a forget
-    // or update gate held open would leak that much of the state every step.
-    // (The mask and the signed a depend on x alone, off the critical path:
-    // one blend after the division.)
-    let saturated = (x .> clamp) .| (x .< -clamp)
-    let edge = Vec(repeating: a).replacing(with: -a, where: x .< 0)
-    return (p / q).replacing(with: edge, where: saturated)
+    return p / q
 }
 
 @inlinable @inline(always)
 func tanhApprox<M: MultiplyAdd>(_ m: M.Type, _ x: Vec) -> Vec { scaledTanh(m, x, 1) }
 
-/// sigmoid(x) = 1/2 + tanh(x / 2) / 2
+/// sigmoid(x) = 1/2 + tanh(x / 2) / 2, and exactly 0 or 1 once saturated.
+/// (tanh's approximation stops at 1 − 2.7e-7 at its clamp, so a saturated
+/// sigmoid would give 0.99999986 where float32 libm gives 1, and a forget
+/// or update gate held open would leak that much of the state every step.
+/// The mask and the edge depend on x alone, off the critical path: one
+/// blend after the sum. A saturated tanh's 2.7e-7 is not fed back.)
 @inlinable @inline(always)
 func sigmoidApprox<M: MultiplyAdd>(_ m: M.Type, _ x: Vec) -> Vec {
-    Vec(repeating: 0.5) + scaledTanh(m, x, 0.5)
+    let clamp: Float = 7.90531110763549805 / 0.5
+    let saturated = (x .> clamp) .| (x .< -clamp)
+    let edge = Vec(repeating: 1).replacing(with: 0, where: x .< 0)
+    return (Vec(repeating: 0.5) + scaledTanh(m, x, 0.5)).replacing(with: edge, where: saturated)
 }
 
 /// e^x (Cephes' expf: x = n ln 2 + r, |r| <= ln 2 / 2, e^r by a degree-7
