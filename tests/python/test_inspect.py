@@ -42,7 +42,10 @@ def expected(layer):
             options |= {o for o, fields in {"peephole": {"peephole"}, "clip": {"clip"}, "cell_clip": {"cell_clip"},
                                             "proj_clip": {"proj_clip"}, "layer_norm": {"layer_norm"},
                                             "projection": {"weight_proj"}, "coupled": {"coupling"},
-                                            "reset_before": {"reset_before_matmul"}}.items() if names & fields}
+                                            "reset_before": {"reset_before_matmul"},
+                                            "peephole_matrix": {"peephole_matrix"},
+                                            "output_peephole_previous": {"output_peephole_previous"}}.items()
+                        if names & fields}
         return kind, ("forward", "reverse", "bidirectional")[layer.direction], params, options
     if kind == "dense":
         d = layer.dense
