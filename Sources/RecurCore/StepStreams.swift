@@ -61,7 +61,7 @@ extension Model {
             let output: Int
             switch plan.pointee.kind {
             case .recurrent:
-                let cell = (UnsafeRawPointer(plan) + MemoryLayout<LayerPlan>.offset(of: \.forward)!).assumingMemoryBound(to: CellPlan.self)
+                let cell = forwardCell(plan)
                 if cell.pointee.fused {
                     if cell.pointee.kind == .lstm {
                         LSTMCell.stepStreams(m, cell, weights, input, streams, n)

@@ -14,19 +14,6 @@ extension Stream {
         }
     }
 
-    /// A layer's cells, by address: no access to the plan at all (an
-    /// `inout` to the shared plan would be a write to Swift, so a data race
-    /// between streams of one model under ThreadSanitizer). The offsets
-    /// fold to constants.
-    @inlinable @inline(__always)
-    func forwardCell(_ layer: UnsafeMutablePointer<LayerPlan>) -> UnsafePointer<CellPlan> {
-        (UnsafeRawPointer(layer) + MemoryLayout<LayerPlan>.offset(of: \.forward)!).assumingMemoryBound(to: CellPlan.self)
-    }
-
-    @inlinable @inline(__always)
-    func backwardCell(_ layer: UnsafeMutablePointer<LayerPlan>) -> UnsafePointer<CellPlan> {
-        (UnsafeRawPointer(layer) + MemoryLayout<LayerPlan>.offset(of: \.backward)!).assumingMemoryBound(to: CellPlan.self)
-    }
 
     /// One streaming step of layers `first...` on `input`; returns the output.
     @inlinable @inline(__always)
@@ -268,4 +255,17 @@ struct Chunk {
         let to = out + (first &+ j &* direction) &* outStride
         for i in 0..<n { to[i] = from[i] }
     }
+}
+
+/// A layer's cells, by address: no access to the plan at all (an `inout` to
+/// the shared plan would be a write to Swift, so a data race between
+/// streams of one model under ThreadSanitizer). The offsets fold to constants.
+@inlinable @inline(__always)
+func forwardCell(_ layer: UnsafePointer<LayerPlan>) -> UnsafePointer<CellPlan> {
+    (UnsafeRawPointer(layer) + MemoryLayout<LayerPlan>.offset(of: \.forward)!).assumingMemoryBound(to: CellPlan.self)
+}
+
+@inlinable @inline(__always)
+func backwardCell(_ layer: UnsafePointer<LayerPlan>) -> UnsafePointer<CellPlan> {
+    (UnsafeRawPointer(layer) + MemoryLayout<LayerPlan>.offset(of: \.backward)!).assumingMemoryBound(to: CellPlan.self)
 }
