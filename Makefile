@@ -52,7 +52,12 @@ SWIFT_SOURCES := $(shell find Sources -type f) Package.swift $(OUT)/.build-flags
 # whenever these change.
 export RECUR_TARGET_CPU RECUR_TUNE_CPU
 BUILD_FLAGS := RECUR_TARGET_CPU=$(RECUR_TARGET_CPU) RECUR_TUNE_CPU=$(RECUR_TUNE_CPU)
-MODELS := $(shell git ls-files "*.recur" 2>/dev/null)
+# Every tracked model; those with attention layers (which need memory set
+# on each stream before it steps) go to test_attention, the others to every
+# C test.
+TRACKED_MODELS := $(shell git ls-files "*.recur" 2>/dev/null)
+ATTENTION_MODELS := $(filter %-attention.recur,$(TRACKED_MODELS))
+MODELS := $(filter-out $(ATTENTION_MODELS),$(TRACKED_MODELS))
 
 .PHONY: all lib deps venv variants hostile demo demo-plot demo-textgen test test-swift test-asan test-c test-install test-tiers test-python \
         test-tsan test-fuzz fuzz bench bench-python install clean
@@ -181,6 +186,8 @@ test-asan: variants hostile $(OUT)/gen/status_names.h | deps
 	$(ASAN_RUN) $(OUT)/test_snapshots_asan $(MODELS) $(OUT)/variants/*.recur
 	$(SAN_CC) -fsanitize=address $(UBSAN) -DNO_ALLOC_COUNTER tests/c/test_step_streams.c $(ASAN_LIB) -o $(OUT)/test_step_streams_asan
 	$(ASAN_RUN) $(OUT)/test_step_streams_asan $(MODELS) $(OUT)/variants/*.recur
+	$(SAN_CC) -fsanitize=address $(UBSAN) -DNO_ALLOC_COUNTER tests/c/test_attention.c $(ASAN_LIB) -o $(OUT)/test_attention_asan
+	$(ASAN_RUN) $(OUT)/test_attention_asan $(ATTENTION_MODELS) $(OUT)/attention/*.recur
 
 # The threading contract under ThreadSanitizer (tests/c/test_threads.c):
 # streams of one model stepped on several threads while another thread loads
@@ -264,6 +271,8 @@ $(OUT)/test_inspect: tests/c/test_inspect.c tests/c/check.h include/recur.h $(OU
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
 $(OUT)/test_no_syscalls: tests/c/test_no_syscalls.c tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
+$(OUT)/test_attention: tests/c/test_attention.c tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
+	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
 $(OUT)/test_textgen: tests/c/test_textgen.c examples/textgen/sampler.h tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
 
@@ -279,8 +288,9 @@ HANDLE_MODELS := examples/forecast/sunspots.recur tests/fixtures/lstm_i64_h130.r
 # Every tracked model, plus one model per cell type and option (generated).
 test-c: $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/test_handles $(OUT)/test_loading $(OUT)/test_threads \
         $(OUT)/test_no_syscalls $(OUT)/test_snapshots $(OUT)/test_step_streams $(OUT)/test_inspect $(OUT)/test_textgen \
-        variants hostile
+        $(OUT)/test_attention variants hostile
 	$(OUT)/test_api $(MODELS) $(OUT)/variants/*.recur
+	$(OUT)/test_attention $(ATTENTION_MODELS) $(OUT)/attention/*.recur examples/forecast/sunspots.recur
 	$(OUT)/test_step_streams $(MODELS) $(OUT)/variants/*.recur
 	$(OUT)/test_textgen examples/textgen/kjv.recur
 	$(OUT)/test_snapshots $(MODELS) $(OUT)/variants/*.recur
@@ -292,7 +302,7 @@ test-c: $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/test_handles $(OUT)/test_lo
 	$(OUT)/test_loading $(OUT)/hostile $(OUT)/variants $(LOADING_MODELS)
 
 variants: venv
-	$(PY) tests/c/make_variant_models.py $(OUT)/variants
+	$(PY) tests/c/make_variant_models.py $(OUT)/variants $(OUT)/attention
 
 # Small files that ask for far more memory than they hold (generated: some
 # hold 64 MiB of content).
@@ -369,7 +379,7 @@ QEMU_MODELS = $(MODELS) $$(ls $(OUT)/variants/*.recur | grep -v -e big_stream -e
 $(OUT)/tier_outputs: tests/c/tier_outputs.c include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
 test-tiers: $(OUT)/tier_outputs $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/test_handles $(OUT)/test_step_streams \
-            variants test-install
+            $(OUT)/test_attention variants test-install
 	$(PY) tests/isa/check_disassembly.py $(OUT)/lib/librecur.so
 	$(PY) tests/isa/compare_tiers.py $(OUT)/tier_outputs $(MODELS) $(OUT)/variants/*.recur
 	RECUR_ISA=avx2 RECUR_EXPECT_ISA=avx2 $(OUT)/test_api $(MODELS) $(OUT)/variants/*.recur
@@ -377,6 +387,8 @@ test-tiers: $(OUT)/tier_outputs $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/tes
 	RECUR_ISA=avx2 $(OUT)/test_step_streams $(MODELS) $(OUT)/variants/*.recur
 	RECUR_ISA=baseline $(OUT)/test_step_streams $(MODELS) $(OUT)/variants/*.recur
 	qemu-x86_64 -cpu Haswell $(OUT)/test_step_streams $(MODELS) $(OUT)/variants/token_lm.recur
+	for isa in avx2 baseline; do RECUR_ISA=$$isa $(OUT)/test_attention $(ATTENTION_MODELS) $(OUT)/attention/*.recur || exit 1; done
+	qemu-x86_64 -cpu Haswell $(OUT)/test_attention $(OUT)/attention/*.recur
 	RECUR_EXPECT_ISA=avx2 qemu-x86_64 -cpu Haswell $(OUT)/test_api_shared $(QEMU_MODELS)
 	RECUR_EXPECT_ISA=baseline qemu-x86_64 -cpu Nehalem $(OUT)/test_api_shared $(QEMU_MODELS)
 	RECUR_EXPECT_ISA=baseline qemu-x86_64 -cpu Nehalem $(OUT)/test_api_static $(MODELS)

@@ -98,7 +98,7 @@ extern "C" {
  * pkg-config files and the Python package take it from here (and a test
  * checks every copy). */
 #define RECUR_VERSION_MAJOR 0
-#define RECUR_VERSION_MINOR 3
+#define RECUR_VERSION_MINOR 4
 #define RECUR_VERSION_PATCH 0
 #define RECUR_VERSION_NUMBER (RECUR_VERSION_MAJOR * 10000 + RECUR_VERSION_MINOR * 100 + RECUR_VERSION_PATCH)
 #define RECUR_QUOTE_(x) #x
@@ -112,8 +112,8 @@ extern "C" {
  * "Versions"), so a file newer than this library is refused with
  * RECUR_ERROR_UNSUPPORTED_VERSION instead of being computed without the
  * fields this library does not know. Version 2 adds full LSTM peephole
- * matrices. */
-#define RECUR_FORMAT_VERSION 2
+ * matrices; version 3 the attention layer. */
+#define RECUR_FORMAT_VERSION 3
 
 /* The library's version string, "MAJOR.MINOR.PATCH"; static storage. Compare
  * with RECUR_VERSION_STRING to detect a header/library mismatch. */
@@ -152,7 +152,8 @@ typedef enum recur_status {
                                              bidirectional layer, a vector call on a token model, ...) */
     RECUR_ERROR_OUT_OF_RANGE = 13,        /* a token outside the vocabulary, a layer index past the last layer */
     RECUR_ERROR_BAD_SNAPSHOT = 14,        /* a stream snapshot that is truncated, corrupt or not one */
-    RECUR_ERROR_WRONG_MODEL = 15          /* a stream snapshot of another model (or of a changed file) */
+    RECUR_ERROR_WRONG_MODEL = 15,         /* a stream snapshot of another model (or of a changed file) */
+    RECUR_ERROR_NO_MEMORY_SET = 16        /* stepping an attention layer whose memory was never set (since 0.4) */
 } recur_status;
 
 /* A short static description of `status` ("ok", "size mismatch", ...); never
@@ -285,8 +286,17 @@ typedef enum recur_layer_kind {
     RECUR_LAYER_RNN = 2,
     RECUR_LAYER_DENSE = 3,
     RECUR_LAYER_EMBEDDING = 4,
-    RECUR_LAYER_SOFTMAX = 5
+    RECUR_LAYER_SOFTMAX = 5,
+    RECUR_LAYER_ATTENTION = 6            /* format version 3; see "Attention memory" */
 } recur_layer_kind;
+
+/* How an attention layer scores a memory row m_i against its input q
+ * (docs/cells/attention.md). */
+typedef enum recur_attention_score {
+    RECUR_SCORE_DOT = 0,                 /* q . m_i */
+    RECUR_SCORE_GENERAL = 1,             /* q . (W m_i) */
+    RECUR_SCORE_ADDITIVE = 2             /* v . tanh(W_q q + W_m m_i + b) */
+} recur_attention_score;
 
 /* Pointwise functions (proto/recur.proto's Activation; docs/cells/ has the
  * formulas and the defaults of alpha and beta). */
@@ -339,6 +349,11 @@ typedef struct recur_layer_info {
                                   (f, g), an RNN 1, a dense layer 1 (its activation), others 0 */
     recur_function functions[3];
     float alpha[3], beta[3];   /* the functions' parameters, as the layer runs them */
+    /* Since 0.4: attention layers (0 elsewhere). */
+    size_t memory_size;        /* floats of each memory row (recur_stream_set_memory's width) */
+    recur_attention_score score;
+    size_t units;              /* an additive score's units */
+    float scale;               /* scores are multiplied by it (1 unless the file says otherwise) */
 } recur_layer_info;
 
 /* Describes layer `layer` (0-based) into *info. info->struct_size must be
@@ -512,6 +527,39 @@ RECUR_API recur_status recur_step_streams_tokens(recur_model *model, recur_strea
 RECUR_API recur_status recur_stream_reserve(recur_stream *stream, size_t max_steps);
 
 /*-************************************
+ *  Attention memory
+ **************************************/
+
+/* An attention layer (RECUR_LAYER_ATTENTION; docs/cells/attention.md)
+ * attends over a memory that each stream holds: rows m_0 .. m_{T-1} of
+ * memory_size floats (recur_layer_info), typically an encoder's outputs.
+ * For each step's input q it gives [context, q], where context is the
+ * softmax-weighted sum of the rows by their scores against q.
+ *
+ * Room for the rows is reserved once per stream (it allocates: rows for
+ * every attention layer of the model, rounded up to a multiple of 16);
+ * setting them then copies them in and forms each row's key (W m_i, say),
+ * allocation-free, so a decoder that is handed a new sentence each time
+ * allocates nothing after its first reserve. Models without attention
+ * layers ignore the reserve. Errors: INVALID_ARGUMENT, BAD_HANDLE,
+ * TOO_LARGE, OUT_OF_MEMORY (the previous room and rows are then kept). */
+RECUR_API recur_status recur_stream_reserve_memory(recur_stream *stream, size_t max_rows);
+
+/* Sets attention layer `layer`'s memory to `rows` rows of `width` floats
+ * (row-major at `values`; width must be the layer's memory_size, 1 <= rows
+ * <= the reserved room). The rows are copied: `values` may be reused at
+ * once. They stay until the next set_memory, recur_stream_reset (which
+ * clears every layer's memory) or recur_stream_restore. Until every
+ * attention layer of a stream has memory, stepping it returns
+ * NO_MEMORY_SET naming the layer.
+ * Errors: INVALID_ARGUMENT (NULL values; a layer that is not an attention
+ * layer), BAD_HANDLE, OUT_OF_RANGE (layer), SIZE_MISMATCH (width), TOO_LARGE
+ * (more rows than reserved: see recur_stream_reserve_memory; also 0 rows).
+ * Nothing changes on error. Allocation-free, lock-free. */
+RECUR_API recur_status recur_stream_set_memory(recur_stream *stream, size_t layer, const float *values, size_t rows,
+                                               size_t width);
+
+/*-************************************
  *  State in and out
  **************************************/
 
@@ -540,16 +588,18 @@ RECUR_API recur_status recur_stream_set_state(recur_stream *stream, size_t layer
 /* A stream's whole state as bytes a host can keep (a file, a database, another
  * process) and restore later, into any stream of the same model file loaded
  * by any process: every cell's h and c, and, for cells that run backwards,
- * the state their runs start from (see "Sequence mode"). Not the sequence
- * buffers. The bytes are a documented format (docs/format.md, "Stream
+ * the state their runs start from (see "Sequence mode"), and the rows of
+ * each attention layer's memory. Not the sequence buffers. The bytes are a documented format (docs/format.md, "Stream
  * snapshots"): magic, format version, the model's identity (a 64-bit hash
  * of the file's content: any change to weights, structure or metadata
  * changes it), tagged per-layer blocks, a checksum. They do not depend on
  * the CPU, the instruction-set tier or the library version that wrote them;
  * a library reads every snapshot format version up to its own. */
 
-/* Bytes of a snapshot of any stream of `model` (the same for all of them);
- * 0 if `model` is NULL or not live. */
+/* Bytes of a snapshot of any stream of `model` (the same for all of them,
+ * except that a model with attention layers adds each layer's memory rows:
+ * 4 * rows * memory_size bytes; recur_stream_snapshot(s, NULL, 0, &n) gives
+ * a stream's exact size); 0 if `model` is NULL or not live. */
 RECUR_API size_t recur_stream_snapshot_size(const recur_model *model);
 
 /* Writes the stream's snapshot to `buffer` (`size` bytes; any alignment).
@@ -569,7 +619,9 @@ RECUR_API recur_status recur_stream_snapshot(const recur_stream *stream, void *b
  * stream's block), BAD_HANDLE, BAD_SNAPSHOT (not a snapshot, truncated,
  * bytes after it, checksum, blocks this model does not have),
  * UNSUPPORTED_VERSION (a later snapshot format), WRONG_MODEL (another
- * model's snapshot, or one of a changed file). Allocation-free. */
+ * model's snapshot, or one of a changed file), TOO_LARGE (more attention
+ * memory rows than the stream has room for: recur_stream_reserve_memory).
+ * Allocation-free. */
 RECUR_API recur_status recur_stream_restore(recur_stream *stream, const void *buffer, size_t size);
 
 #ifdef __cplusplus

@@ -367,6 +367,51 @@ void   recur__softmax__free_unpacked
   assert(message->base.descriptor == &recur__softmax__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   recur__attention__init
+                     (Recur__Attention         *message)
+{
+  static const Recur__Attention init_value = RECUR__ATTENTION__INIT;
+  *message = init_value;
+}
+size_t recur__attention__get_packed_size
+                     (const Recur__Attention *message)
+{
+  assert(message->base.descriptor == &recur__attention__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t recur__attention__pack
+                     (const Recur__Attention *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &recur__attention__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t recur__attention__pack_to_buffer
+                     (const Recur__Attention *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &recur__attention__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Recur__Attention *
+       recur__attention__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Recur__Attention *)
+     protobuf_c_message_unpack (&recur__attention__descriptor,
+                                allocator, len, data);
+}
+void   recur__attention__free_unpacked
+                     (Recur__Attention *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &recur__attention__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   recur__layer__init
                      (Recur__Layer         *message)
 {
@@ -1469,7 +1514,162 @@ const ProtobufCMessageDescriptor recur__softmax__descriptor =
   (ProtobufCMessageInit) recur__softmax__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor recur__layer__field_descriptors[11] =
+static const ProtobufCFieldDescriptor recur__attention__field_descriptors[10] =
+{
+  {
+    "query_size",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Attention, query_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "memory_size",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Attention, memory_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "score",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Attention, score),
+    &recur__attention_score__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "scale",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Attention, scale),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "weight",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Attention, weight),
+    &recur__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "units",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Attention, units),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "weight_query",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Attention, weight_query),
+    &recur__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "weight_memory",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Attention, weight_memory),
+    &recur__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bias",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Attention, bias),
+    &recur__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "v",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Recur__Attention, v),
+    &recur__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned recur__attention__field_indices_by_name[] = {
+  8,   /* field[8] = bias */
+  1,   /* field[1] = memory_size */
+  0,   /* field[0] = query_size */
+  3,   /* field[3] = scale */
+  2,   /* field[2] = score */
+  5,   /* field[5] = units */
+  9,   /* field[9] = v */
+  4,   /* field[4] = weight */
+  7,   /* field[7] = weight_memory */
+  6,   /* field[6] = weight_query */
+};
+static const ProtobufCIntRange recur__attention__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 10 }
+};
+const ProtobufCMessageDescriptor recur__attention__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "recur.Attention",
+  "Attention",
+  "Recur__Attention",
+  "recur",
+  sizeof(Recur__Attention),
+  10,
+  recur__attention__field_descriptors,
+  recur__attention__field_indices_by_name,
+  1,  recur__attention__number_ranges,
+  (ProtobufCMessageInit) recur__attention__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor recur__layer__field_descriptors[12] =
 {
   {
     "name",
@@ -1568,6 +1768,18 @@ static const ProtobufCFieldDescriptor recur__layer__field_descriptors[11] =
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "attention",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Recur__Layer, kind_case),
+    offsetof(Recur__Layer, attention),
+    &recur__attention__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "lstm_backward",
     20,
     PROTOBUF_C_LABEL_NONE,
@@ -1605,25 +1817,26 @@ static const ProtobufCFieldDescriptor recur__layer__field_descriptors[11] =
   },
 };
 static const unsigned recur__layer__field_indices_by_name[] = {
+  8,   /* field[8] = attention */
   4,   /* field[4] = dense */
   1,   /* field[1] = direction */
   6,   /* field[6] = embedding */
   3,   /* field[3] = gru */
-  9,   /* field[9] = gru_backward */
+  10,   /* field[10] = gru_backward */
   2,   /* field[2] = lstm */
-  8,   /* field[8] = lstm_backward */
+  9,   /* field[9] = lstm_backward */
   0,   /* field[0] = name */
   5,   /* field[5] = rnn */
-  10,   /* field[10] = rnn_backward */
+  11,   /* field[11] = rnn_backward */
   7,   /* field[7] = softmax */
 };
 static const ProtobufCIntRange recur__layer__number_ranges[4 + 1] =
 {
   { 1, 0 },
   { 10, 2 },
-  { 20, 8 },
-  { 23, 10 },
-  { 0, 11 }
+  { 20, 9 },
+  { 23, 11 },
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor recur__layer__descriptor =
 {
@@ -1633,7 +1846,7 @@ const ProtobufCMessageDescriptor recur__layer__descriptor =
   "Recur__Layer",
   "recur",
   sizeof(Recur__Layer),
-  11,
+  12,
   recur__layer__field_descriptors,
   recur__layer__field_indices_by_name,
   4,  recur__layer__number_ranges,
@@ -1891,6 +2104,36 @@ const ProtobufCEnumDescriptor recur__coupling__descriptor =
   recur__coupling__enum_values_by_name,
   1,
   recur__coupling__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue recur__attention_score__enum_values_by_number[3] =
+{
+  { "DOT", "RECUR__ATTENTION_SCORE__DOT", 0 },
+  { "GENERAL", "RECUR__ATTENTION_SCORE__GENERAL", 1 },
+  { "ADDITIVE", "RECUR__ATTENTION_SCORE__ADDITIVE", 2 },
+};
+static const ProtobufCIntRange recur__attention_score__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex recur__attention_score__enum_values_by_name[3] =
+{
+  { "ADDITIVE", 2 },
+  { "DOT", 0 },
+  { "GENERAL", 1 },
+};
+const ProtobufCEnumDescriptor recur__attention_score__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "recur.AttentionScore",
+  "AttentionScore",
+  "Recur__AttentionScore",
+  "recur",
+  3,
+  recur__attention_score__enum_values_by_number,
+  3,
+  recur__attention_score__enum_values_by_name,
+  1,
+  recur__attention_score__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue recur__direction__enum_values_by_number[3] =

@@ -61,6 +61,7 @@ public func recur_status_string(_ status: Int32) -> UnsafePointer<CChar> {
     case .outOfRange: return staticText("out of range")
     case .badSnapshot: return staticText("bad snapshot")
     case .wrongModel: return staticText("snapshot of another model")
+    case .noMemorySet: return staticText("attention memory not set")
     case nil: return staticText("unknown status")
     }
 }

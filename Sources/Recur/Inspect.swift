@@ -36,6 +36,10 @@ public func recur_model_layer_info(_ model: OpaquePointer?, _ layer: Int, _ info
                      recur_function(rawValue: UInt32(f.2.kind.rawValue)))
     out.alpha = (f.0.alpha, f.1.alpha, f.2.alpha)
     out.beta = (f.0.beta, f.1.beta, f.2.beta)
+    out.memory_size = l.memorySize
+    out.score = recur_attention_score(rawValue: UInt32(l.score))
+    out.units = l.units
+    out.scale = l.scale
     let known = MemoryLayout<recur_layer_info>.size
     withUnsafeBytes(of: &out) { mine in
         UnsafeMutableRawPointer(info).copyMemory(from: mine.baseAddress!, byteCount: min(given, known))

@@ -2,7 +2,7 @@
 // recur_step_streams_tokens). Checks run in the order of every other call
 // (the model handle; whether the call suits the model; NULLs; each stream
 // handle and its model; counts; streams listed twice; overlapping memory;
-// tokens), all before any stream moves.
+// tokens; attention memory), all before any stream moves.
 import RecurCore
 
 @_cdecl("recur_step_streams")
@@ -94,6 +94,11 @@ private func stepMany(_ handle: OpaquePointer?, _ streams: UnsafePointer<OpaqueP
     if let tokens {
         for k in 0..<n where tokens[k] < 0 || Int(tokens[k]) >= header.vocab {
             return fail(.outOfRange, "\(function): token \(tokens[k]) of streams[\(k)] is outside the vocabulary [0, \(header.vocab))")
+        }
+    }
+    if header.attentionLayers > 0 {
+        for k in 0..<n {
+            if let refused = memoryRefusal(Registry.stream(streams[k])!, function, position: k) { return refused }
         }
     }
     // Step, a group at a time.

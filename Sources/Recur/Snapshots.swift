@@ -16,7 +16,7 @@ public func recur_stream_snapshot(_ stream: OpaquePointer?, _ buffer: UnsafeMuta
     guard buffer != nil || size == 0 else {
         return fail(.invalidArgument, "\(function): buffer is NULL and size is \(UInt(bitPattern: size))")
     }
-    let needed = Stream.snapshotLayout(checked.model).bytes
+    let needed = checked.snapshotLayout.bytes
     written?.pointee = needed
     guard UInt(bitPattern: size) >= UInt(needed), let buffer else {
         return fail(.bufferTooSmall, "\(function): the buffer has \(UInt(bitPattern: size)) bytes, the snapshot needs \(needed)")

@@ -4,7 +4,7 @@
 // status from each: the stream handle; whether the call fits the model
 // (vectors or tokens, streaming or whole sequences); NULL pointers (allowed
 // only with a count of 0); counts against the model; overlapping memory;
-// token values; sequence buffers. Nothing is read or written before all of
+// token values; sequence buffers; attention memory. Nothing is read or written before all of
 // them pass.
 import CRecurSupport
 import RecurCore
@@ -63,6 +63,21 @@ private func sequenceRefusal(_ stream: Stream, _ steps: Int, _ function: StaticS
     return fail(.bufferTooSmall, "\(function): layer \(header.firstSequenceLayer) runs over whole sequences and the stream has buffers for \(stream.header.pointee.sequenceCapacity) steps; call recur_stream_reserve(stream, \(steps)) first")
 }
 
+/// Refuses stepping a stream with an attention layer whose memory is not
+/// set. One load and compare for every model.
+@inline(__always)
+func memoryRefusal(_ stream: Stream, _ function: StaticString, position: Int? = nil) -> Int32? {
+    guard stream.header.pointee.layersWithoutMemory > 0 else { return nil }
+    return refuseMemory(stream, function, position: position)
+}
+
+@inline(never)
+private func refuseMemory(_ stream: Stream, _ function: StaticString, position: Int?) -> Int32 {
+    let layer = stream.firstLayerWithoutMemory ?? -1
+    let which = position.map { "streams[\($0)]" } ?? "the stream"
+    return fail(.noMemorySet, "\(function): layer \(layer) is an attention layer and \(which) has no memory for it; call recur_stream_set_memory first")
+}
+
 // MARK: - Stepping
 
 @_cdecl("recur_step")
@@ -79,6 +94,7 @@ public func recur_step(_ stream: OpaquePointer?, _ x: UnsafePointer<Float>?, _ x
     guard yCount == outputs else { return refuseCount("recur_step", "y", yCount, "the model gives \(outputs) floats per step") }
     guard !overlapsStream(x, xCount, checked) else { return refuseInsideStream("recur_step", "x") }
     guard !overlapsStream(UnsafePointer(y), yCount, checked) else { return refuseInsideStream("recur_step", "y") }
+    if let refused = memoryRefusal(checked, "recur_step") { return refused }
     checked.step(x, y)
     return Status.ok.rawValue
 }
@@ -106,6 +122,7 @@ public func recur_run(_ stream: OpaquePointer?, _ steps: Int, _ xs: UnsafePointe
         return fail(.invalidArgument, "recur_run: xs and ys overlap; they may only be the same array (in place), and only when output_size (\(outputs)) <= input_size (\(inputs))")
     }
     if let refused = sequenceRefusal(checked, steps, "recur_run") { return refused }
+    if let refused = memoryRefusal(checked, "recur_run") { return refused }
     checked.run(steps, xs, ys)
     return Status.ok.rawValue
 }
@@ -123,6 +140,7 @@ public func recur_step_token(_ stream: OpaquePointer?, _ token: Int32, _ y: Unsa
     guard token >= 0, Int(token) < vocab else {
         return fail(.outOfRange, "recur_step_token: token \(token) is outside the vocabulary [0, \(vocab))")
     }
+    if let refused = memoryRefusal(checked, "recur_step_token") { return refused }
     checked.stepToken(Int(token), y)
     return Status.ok.rawValue
 }
@@ -154,6 +172,7 @@ public func recur_run_tokens(_ stream: OpaquePointer?, _ steps: Int, _ tokens: U
         return fail(.outOfRange, "recur_run_tokens: token \(tokens[t]) at step \(t) is outside the vocabulary [0, \(vocab))")
     }
     if let refused = sequenceRefusal(checked, steps, "recur_run_tokens") { return refused }
+    if let refused = memoryRefusal(checked, "recur_run_tokens") { return refused }
     checked.runTokens(steps, tokens, ys)
     return Status.ok.rawValue
 }

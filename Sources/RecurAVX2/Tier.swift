@@ -19,4 +19,5 @@ public let avx2Kernels = Kernels(
     stepToken: { Stream(base: $0).stepToken(AVX2.self, $1, $2) },
     run: { Stream(base: $0).run(AVX2.self, $1, $2, $3) },
     runTokens: { Stream(base: $0).runTokens(AVX2.self, $1, $2, $3) },
-    stepStreams: { Model(base: $0).stepStreams(AVX2.self, $1, $2, $3, $4, $5) })
+    stepStreams: { Model(base: $0).stepStreams(AVX2.self, $1, $2, $3, $4, $5) },
+    setMemory: { Stream(base: $0).setMemory(AVX2.self, $1, $2, $3) })

@@ -19,4 +19,5 @@ public let baselineKernels = Kernels(
     stepToken: { Stream(base: $0).stepToken(Baseline.self, $1, $2) },
     run: { Stream(base: $0).run(Baseline.self, $1, $2, $3) },
     runTokens: { Stream(base: $0).runTokens(Baseline.self, $1, $2, $3) },
-    stepStreams: { Model(base: $0).stepStreams(Baseline.self, $1, $2, $3, $4, $5) })
+    stepStreams: { Model(base: $0).stepStreams(Baseline.self, $1, $2, $3, $4, $5) },
+    setMemory: { Stream(base: $0).setMemory(Baseline.self, $1, $2, $3) })

@@ -6,7 +6,7 @@ import Glibc
 
 /// Kinds of layer the runtime executes.
 public enum LayerKind: UInt8 {
-    case recurrent, dense, embedding, softmax
+    case recurrent, dense, embedding, softmax, attention
 }
 
 /// How one direction of a recurrent layer runs. Offsets of weights are bytes
@@ -61,6 +61,7 @@ public struct LayerPlan {
     public var weights = 0
     public var activation = Function(.identity)
     public var vocab = 0
+    public var attention = AttentionPlan()
 }
 
 /// Fixed header at the start of a model's single allocation:
@@ -97,6 +98,10 @@ public struct ModelHeader {
     /// Whether a forward-only model's recur_run goes chunk by chunk (some
     /// fused cell has enough x columns to gain from it), else step by step.
     public var chunked: Bool
+    /// Attention layers, and the floats a stream's memory block holds per
+    /// row of capacity for all of them (Cells/Attention.swift).
+    public var attentionLayers: Int
+    public var memoryFloatsPerRow: Int
 }
 
 /// Fused cells with fewer x columns run sequences step by step: their x
@@ -165,6 +170,7 @@ public struct Model {
         plans.reserveCapacity(count)
         var firstSequenceLayer = -1
         var maxWidth = description.inputSize
+        var attentionLayers = 0, memoryFloatsPerRow = 0
         for (index, layer) in description.layers.enumerated() {
             var plan = LayerPlan()
             plan.outputSize = layer.outputSize
@@ -196,6 +202,12 @@ public struct Model {
                 plan.kind = .softmax
                 plan.inputSize = size
                 plan.output = try state.floats(blockCount(size) * lanes)
+            case .attention(let a):
+                plan.kind = .attention
+                plan.inputSize = a.querySize
+                plan.attention = try AttentionLayer.plan(a, &arena, &state, memoryOffset: &memoryFloatsPerRow)
+                plan.output = try state.floats(blockCount(plan.outputSize) * lanes)
+                attentionLayers += 1
             }
             plans.append(plan)
         }
@@ -238,7 +250,7 @@ public struct Model {
             vocab: vocab, firstSequenceLayer: firstSequenceLayer, maxWidth: maxWidth, identity: description.identity,
             text: ModelTextLayout(), allocator: allocator,
             kernels: kernels, chunkSteps: chunkSteps, chunkSums: chunkSums, chunkBuffers: chunkBuffers,
-            chunked: chunked))
+            chunked: chunked, attentionLayers: attentionLayers, memoryFloatsPerRow: memoryFloatsPerRow))
         for (i, plan) in plans.enumerated() { (self.plans + i).initialize(to: plan) }
         for (layer, plan) in zip(description.layers, plans) { pack(layer, plan, base) }
         writeText(description, text, strings: strings)
@@ -264,6 +276,8 @@ private func pack(_ layer: LayerDescription, _ plan: LayerPlan, _ base: UnsafeMu
         for i in 0..<e.weight.count { table[i] = e.weight[i] }
     case .softmax:
         break
+    case .attention(let a):
+        AttentionLayer.pack(a, plan.attention, base)
     }
 }
 

@@ -17,6 +17,10 @@ public struct LayerInfo {
     /// or a dense layer's activation.
     public var functionCount = 0
     public var functions: (Function, Function, Function) = (.sigmoid, .sigmoid, .sigmoid)
+    /// Attention layers: the width of a memory row, the score (0 dot,
+    /// 1 general, 2 additive), the additive score's units, the scale.
+    public var memorySize = 0, score: Int32 = 0, units = 0
+    public var scale: Float = 0
 }
 
 /// Where the text lives in the arena (offsets from the model base).
@@ -64,6 +68,15 @@ extension LayerInfo {
         case .softmax(let size):
             kind = 5
             inputSize = size
+        case .attention(let a):
+            kind = 6
+            inputSize = a.querySize
+            memorySize = a.memorySize
+            score = Int32(a.score.rawValue)
+            units = a.units
+            scale = a.scale
+            for t in [a.weight, a.weightQuery, a.weightMemory, a.bias, a.v] { parameters += t?.count ?? 0 }
+            if a.bias != nil { options |= Option.bias }
         }
     }
 

@@ -78,6 +78,9 @@ extension Model {
             case .softmax:
                 for k in 0..<n { _ = SoftmaxLayer.step(m, plan, input.row(k, streams), streams[k]) }
                 output = plan.pointee.output
+            case .attention:
+                for k in 0..<n { _ = AttentionLayer.step(m, plan, base, input.row(k, streams), streams[k]) }
+                output = plan.pointee.output
             case .embedding:
                 continue  // first layer only
             }

@@ -29,6 +29,7 @@ extension Stream {
                 input = UnsafePointer(floats(plan.pointee.forward.hState))
             case .dense: input = DenseLayer.step(m, plan, model.base, input, base)
             case .softmax: input = SoftmaxLayer.step(m, plan, input, base)
+            case .attention: input = AttentionLayer.step(m, plan, model.base, input, base)
             case .embedding: break  // first layer only; see stepToken
             }
         }
@@ -171,6 +172,10 @@ extension Stream {
                 for t in 0..<steps { keep(DenseLayer.step(m, layer, model.base, input + t &* stride, base), t, 0, plan.outputSize) }
             case .softmax:
                 for t in 0..<steps { keep(SoftmaxLayer.step(m, layer, input + t &* stride, base), t, 0, plan.outputSize) }
+            case .attention:
+                for t in 0..<steps {
+                    keep(AttentionLayer.step(m, layer, model.base, input + t &* stride, base), t, 0, plan.outputSize)
+                }
             case .embedding: break
             }
             input = UnsafePointer(out)

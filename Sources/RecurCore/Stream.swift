@@ -14,6 +14,12 @@ public struct StreamHeader {
     /// Set only inside a call that steps many streams, to find a stream
     /// listed twice without allocating (recur_step_streams).
     public var listed: Bool
+    /// Attention memory (recur_stream_reserve_memory): `memoryCapacity`
+    /// rows (a multiple of 16) for every attention layer, laid out in
+    /// Cells/Attention.swift; and how many attention layers have no rows set.
+    public var memory: UnsafeMutablePointer<Float>?
+    public var memoryCapacity: Int
+    public var layersWithoutMemory: Int
 }
 
 /// One stream's state over a shared model. All of it lives in one block of
@@ -39,7 +45,8 @@ public struct Stream {
     /// 64-byte aligned) with its initial state.
     public static func initialize(_ model: Model, in memory: UnsafeMutableRawPointer, ownsMemory: Bool) -> Stream {
         memory.assumingMemoryBound(to: StreamHeader.self).initialize(to: StreamHeader(
-            model: model.base, ownsMemory: ownsMemory, sequence: nil, sequenceCapacity: 0, listed: false))
+            model: model.base, ownsMemory: ownsMemory, sequence: nil, sequenceCapacity: 0, listed: false,
+            memory: nil, memoryCapacity: 0, layersWithoutMemory: 0))
         let stream = Stream(base: memory)
         stream.reset()
         return stream
@@ -59,16 +66,21 @@ public struct Stream {
         let owns = header.pointee.ownsMemory
         allocator.free(aligned: header.pointee.sequence.map(UnsafeMutableRawPointer.init))
         header.pointee.sequence = nil
+        allocator.free(aligned: header.pointee.memory.map(UnsafeMutableRawPointer.init))
+        header.pointee.memory = nil
         if owns { allocator.free(aligned: base) }
     }
 
     // MARK: State
 
-    /// Every state back to its initial value (zero, or the file's initial state).
+    /// Every state back to its initial value (zero, or the file's initial
+    /// state); every attention layer's memory back to no rows (the room
+    /// reserved for them stays).
     public func reset() {
         let total = Stream.byteCount(model)
         memset(base + Stream.headerBytes, 0, total - Stream.headerBytes)
         let m = model
+        header.pointee.layersWithoutMemory = m.header.pointee.attentionLayers
         for l in 0..<m.layerCount where m.plans[l].kind == .recurrent {
             resetCell(m.plans[l].forward)
             if m.plans[l].direction == .bidirectional { resetCell(m.plans[l].backward) }

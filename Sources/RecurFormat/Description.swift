@@ -47,6 +47,7 @@ public enum LayerDescription {
     case dense(DenseDescription)
     case embedding(EmbeddingDescription)
     case softmax(size: Int)
+    case attention(AttentionDescription)
 
     public var outputSize: Int {
         switch self {
@@ -55,13 +56,18 @@ public enum LayerDescription {
         case .dense(let d): return d.outputSize
         case .embedding(let e): return e.dim
         case .softmax(let size): return size
+        case .attention(let a): return a.memorySize + a.querySize
         }
     }
 
     /// The format version the layer needs and the field that needs it, when above 1.
     public var requiredFormatVersion: (UInt32, StaticString)? {
-        guard case .recurrent(_, let forward, let backward) = self else { return nil }
-        return forward.requiredFormatVersion ?? backward?.requiredFormatVersion
+        switch self {
+        case .recurrent(_, let forward, let backward):
+            return forward.requiredFormatVersion ?? backward?.requiredFormatVersion
+        case .attention: return (3, "attention")
+        default: return nil
+        }
     }
 }
 
@@ -177,6 +183,44 @@ public struct DenseDescription {
         self.weight = weight
         self.bias = bias
         self.activation = activation
+    }
+}
+
+public enum AttentionScore: Int, Sendable {
+    case dot = 0, general, additive
+}
+
+/// Attention over a memory set per stream (proto/recur.proto's Attention):
+/// output [context, q] for input q.
+public struct AttentionDescription {
+    public var score: AttentionScore
+    public var querySize: Int
+    public var memorySize: Int
+    /// Scores are multiplied by this (1 when the file says 0).
+    public var scale: Float
+    public var weight: TensorView?        // general: [query, memory]
+    public var units: Int                 // additive
+    public var weightQuery: TensorView?   // additive: [units, query]
+    public var weightMemory: TensorView?  // additive: [units, memory]
+    public var bias: TensorView?          // additive: [units]
+    public var v: TensorView?             // additive: [units]
+
+    public init(score: AttentionScore, querySize: Int, memorySize: Int, scale: Float = 1) {
+        self.score = score
+        self.querySize = querySize
+        self.memorySize = memorySize
+        self.scale = scale
+        units = 0
+    }
+
+    /// Floats of each memory row's key: the row itself (dot), W m_i
+    /// (general) or W_m m_i + b (additive).
+    public var keySize: Int {
+        switch score {
+        case .dot: return memorySize
+        case .general: return querySize
+        case .additive: return units
+        }
     }
 }
 

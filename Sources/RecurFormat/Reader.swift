@@ -3,7 +3,7 @@ import CRecurProto
 
 /// The newest format version this reader understands (`Model.format_version`):
 /// it reads every version from 1 to this one (docs/format.md, "Versions").
-public let formatVersion: UInt32 = 2
+public let formatVersion: UInt32 = 3
 
 /// Decodes and validates a whole .recur file and calls `body` with the
 /// validated description. Memory: the decompressed content (freed as soon
@@ -216,8 +216,9 @@ private func validate(_ layer: Recur__Layer, index: Int, inputWidth: Int, _ limi
     case RECUR__LAYER__KIND_DENSE: kind = "dense"
     case RECUR__LAYER__KIND_EMBEDDING: kind = "embedding"
     case RECUR__LAYER__KIND_SOFTMAX: kind = "softmax"
+    case RECUR__LAYER__KIND_ATTENTION: kind = "attention"
     case RECUR__LAYER__KIND__NOT_SET:
-        throw RecurError(.badModel, "\(Place(index: index, kind: "?", name: layer.name).text()) has no kind (lstm, gru, rnn, dense, embedding or softmax)")
+        throw RecurError(.badModel, "\(Place(index: index, kind: "?", name: layer.name).text()) has no kind (lstm, gru, rnn, dense, embedding, softmax or attention)")
     default:
         throw RecurError(.unsupported, "\(Place(index: index, kind: "?", name: layer.name).text()) has kind \(layer.kind_case.rawValue), unknown to this version")
     }
@@ -269,11 +270,50 @@ private func validate(_ layer: Recur__Layer, index: Int, inputWidth: Int, _ limi
         let dim = try check.dimension(e.dim, place, "dim")
         let weight = try check.tensor(e.weight, place, "weight", vocab, dim, required: true)!
         return .embedding(EmbeddingDescription(vocabSize: vocab, dim: dim, weight: weight))
+    case RECUR__LAYER__KIND_ATTENTION:
+        return .attention(try attention(layer.attention.pointee, place, inputWidth, check))
     default:  // softmax
         let size = try check.dimension(layer.softmax.pointee.size, place, "size")
         try check.chain(place, size, inputWidth)
         return .softmax(size: size)
     }
+}
+
+private func attention(_ a: Recur__Attention, _ at: Place, _ inputWidth: Int, _ check: Checks) throws(RecurError) -> AttentionDescription {
+    let q = try check.dimension(a.query_size, at, "query_size")
+    try check.chain(at, q, inputWidth)
+    let m = try check.dimension(a.memory_size, at, "memory_size")
+    guard let score = AttentionScore(rawValue: Int(a.score.rawValue)) else {
+        throw RecurError(.unsupported, "\(at.text("score")) is \(a.score.rawValue), not known to this version (DOT, GENERAL or ADDITIVE)")
+    }
+    let scale = try check.limit(a.scale, at, "scale")
+    var d = AttentionDescription(score: score, querySize: q, memorySize: m, scale: scale == 0 ? 1 : scale)
+    /// A field this score does not use is an error, not silently ignored.
+    func unused(_ present: Bool, _ field: StaticString, _ score: StaticString) throws(RecurError) {
+        if present { throw RecurError(.badModel, "\(at.text(field)) is given, but a \(score) score has no such weight") }
+    }
+    switch score {
+    case .dot:
+        guard q == m else {
+            throw RecurError(.badModel, "\(at.text()): a DOT score needs query_size == memory_size, got \(q) and \(m)")
+        }
+        try unused(a.weight != nil, "weight", "DOT")
+    case .general:
+        d.weight = try check.tensor(a.weight, at, "weight", q, m, required: true)
+    case .additive:
+        d.units = try check.dimension(a.units, at, "units")
+        d.weightQuery = try check.tensor(a.weight_query, at, "weight_query", d.units, q, required: true)
+        d.weightMemory = try check.tensor(a.weight_memory, at, "weight_memory", d.units, m, required: true)
+        d.bias = try check.tensor(a.bias, at, "bias", d.units, required: false)
+        d.v = try check.tensor(a.v, at, "v", d.units, required: true)
+        try unused(a.weight != nil, "weight", "ADDITIVE")
+    }
+    if score != .additive {
+        try unused(a.units != 0, "units", score == .dot ? "DOT" : "GENERAL")
+        try unused(a.weight_query != nil || a.weight_memory != nil || a.bias != nil || a.v != nil,
+                   "weight_query, weight_memory, bias or v", score == .dot ? "DOT" : "GENERAL")
+    }
+    return d
 }
 
 private func cell(_ layer: Recur__Layer, _ at: Place, _ inputWidth: Int, _ check: Checks) throws(RecurError) -> CellDescription {

@@ -8,8 +8,10 @@
 //   trailer  u32 XXH32 (seed 0) of every byte before it
 
 public enum SnapshotFormat {
-    /// The version this library writes and the highest it reads.
-    public static let version: UInt32 = 1
+    /// The highest version this library reads, and writes for models with
+    /// attention layers (whose snapshots hold memory blocks); snapshots of
+    /// other models are written as version 1, which older libraries read.
+    public static let version: UInt32 = 2
     static let magic: UInt64 = 0x504E_5352_5543_4552  // "RECURSNP"
     public static let headerBytes = 32
     public static let blockHeaderBytes = 16
@@ -23,6 +25,9 @@ public enum SnapshotFormat {
         /// For the cells that run backwards: the state each run starts from,
         /// h of each such cell then c.
         case start = 2
+        /// Version 2. An attention layer's memory: its rows (memory_size
+        /// floats each, row-major; none when it has no memory set).
+        case memory = 3
     }
 }
 
@@ -32,12 +37,12 @@ public struct SnapshotWriter {
     var at: UnsafeMutableRawPointer
     let total: Int
 
-    public init(_ buffer: UnsafeMutableRawPointer, identity: UInt64, blocks: Int, total: Int) {
+    public init(_ buffer: UnsafeMutableRawPointer, version: UInt32, identity: UInt64, blocks: Int, total: Int) {
         start = buffer
         at = buffer
         self.total = total
         put64(SnapshotFormat.magic)
-        put32(SnapshotFormat.version)
+        put32(version)
         put32(UInt32(truncatingIfNeeded: blocks))
         put64(identity)
         put64(UInt64(total))
@@ -131,6 +136,25 @@ public struct SnapshotReader {
         let payload = at + SnapshotFormat.blockHeaderBytes
         at = payload + floats &* 4
         return payload
+    }
+
+    /// The next block, which must be layer `layer`'s memory: whole rows of
+    /// `width` floats, as many as the snapshot holds. Returns its payload
+    /// and its row count.
+    public mutating func nextMemory(layer: Int, width: Int) throws(RecurError) -> (UnsafeRawPointer, Int) {
+        guard end - at >= SnapshotFormat.blockHeaderBytes else {
+            throw RecurError(.badSnapshot, "the snapshot ends at byte \(at - start); the model expects the memory block of layer \(layer) there")
+        }
+        let (t, l, n) = (le32(at, 0), le32(at, 4), le64(at, 8))
+        guard t == SnapshotFormat.Tag.memory.rawValue, l == UInt32(truncatingIfNeeded: layer), n % UInt64(width) == 0 else {
+            throw RecurError(.badSnapshot, "the snapshot holds a block (tag \(t), layer \(l), \(n) floats) where the model expects the memory of layer \(layer) (tag \(SnapshotFormat.Tag.memory.rawValue), rows of \(width) floats)")
+        }
+        guard n <= UInt64(end - at - SnapshotFormat.blockHeaderBytes) / 4 else {
+            throw RecurError(.badSnapshot, "the snapshot's block of layer \(layer) runs past its end")
+        }
+        let payload = at + SnapshotFormat.blockHeaderBytes
+        at = payload + Int(n) &* 4
+        return (payload, Int(n) / width)
     }
 
     /// Every byte was a block the model expects.

@@ -17,6 +17,7 @@ public enum Status: Int32, Sendable {
     case outOfRange = 13
     case badSnapshot = 14
     case wrongModel = 15
+    case noMemorySet = 16
 }
 
 /// A failure with its status and a detail message naming what was wrong.

@@ -5,7 +5,12 @@
 
 NAME.recur steps with recur_step; token_*.recur with recur_step_token;
 seq_*.recur (reverse / bidirectional layers) with recur_run after
-recur_stream_reserve."""
+recur_stream_reserve.
+
+    python tests/c/make_variant_models.py OUT_DIR ATTENTION_DIR
+
+also writes models with attention layers into ATTENTION_DIR, for
+test_attention (the other C tests step streams without setting memory)."""
 import sys
 from pathlib import Path
 
@@ -62,5 +67,32 @@ def main(out):
         recur.save(out / f"{name}.recur", layers, metadata={"source": "make_variant_models.py", "name": name})
 
 
+def attention_models(out):
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    u = lambda *shape: rng.uniform(-0.4, 0.4, size=shape)
+    lstm, gru, rnn = makers(u)
+
+    def additive(q, m, units, bias=True):
+        return recur.Attention("additive", q, m, weight_query=u(units, q), weight_memory=u(units, m),
+                               bias=u(units) if bias else None, v=u(units))
+
+    models = {
+        "attention_general": [lstm(4, 16), recur.Attention("general", 16, 12, weight=u(16, 12)),
+                              recur.Dense(u(5, 28), u(5), "tanh")],
+        "token_attention_additive": [recur.Embedding(u(20, 6)), lstm(6, 40), additive(40, 12, 24),
+                                     recur.Dense(u(16, 52), u(16), "tanh"), recur.Dense(u(20, 16), u(20))],
+        # Two attention layers (two regions of the memory block), a scale.
+        "attention_two": [gru(3, 16), recur.Attention("dot", 16, 16, scale=0.25), recur.Dense(u(16, 32), u(16), "tanh"),
+                          additive(16, 9, 5, bias=False), recur.Dense(u(4, 25), u(4))],
+        "seq_attention": [lstm(3, 8, direction="bidirectional", backward=lstm(3, 8)),
+                          recur.Attention("general", 16, 7, weight=u(16, 7))],
+    }
+    for name, layers in models.items():
+        recur.save(out / f"{name}.recur", layers, metadata={"source": "make_variant_models.py", "name": name})
+
+
 if __name__ == "__main__":
     main(Path(sys.argv[1]))
+    if len(sys.argv) > 2:
+        attention_models(Path(sys.argv[2]))

@@ -151,6 +151,13 @@ class Reference:
             else:
                 self.layers.append((kind, layer, None))
 
+    #: Attention memory by layer index: (rows, memory_size) arrays (set_memory).
+    memory = None
+
+    def set_memory(self, layer, rows):
+        self.memory = dict(self.memory or {})
+        self.memory[layer] = np.asarray(rows, dtype=np.float64)
+
     def reset(self):
         for _, _, cells in self.layers:
             for cell in cells or []:
@@ -171,6 +178,9 @@ class Reference:
                 seq = [f(W @ v + b) for v in seq]
             elif kind == "softmax":
                 seq = [np.exp(v - v.max()) / np.exp(v - v.max()).sum() for v in seq]
+            elif kind == "attention":
+                index = next(i for i, entry in enumerate(self.layers) if entry[1] is layer)
+                seq = [attention(layer.attention, self.memory[index], v) for v in seq]
             else:
                 T = len(seq)
                 if layer.direction == pb.REVERSE:
@@ -189,3 +199,19 @@ class Reference:
                         fwd = [np.concatenate([a, b]) for a, b in zip(fwd, bwd)]
                     seq = fwd
         return np.stack(seq)
+
+
+def attention(a, memory, q):
+    """proto/recur.proto's Attention, as written there: scores of each
+    memory row against q, their softmax, [context, q]."""
+    if a.score == pb.DOT:
+        s = memory @ q
+    elif a.score == pb.GENERAL:
+        s = (memory @ _array(a.weight).T) @ q
+    else:
+        bias = _opt(a, "bias", a.units)
+        s = np.tanh(_array(a.weight_query) @ q + memory @ _array(a.weight_memory).T + bias) @ _array(a.v)
+    s = s * (a.scale or 1.0)
+    w = np.exp(s - s.max())
+    w /= w.sum()
+    return np.concatenate([w @ memory, q])

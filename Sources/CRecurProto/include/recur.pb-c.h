@@ -23,6 +23,7 @@ typedef struct Recur__RNN Recur__RNN;
 typedef struct Recur__Dense Recur__Dense;
 typedef struct Recur__Embedding Recur__Embedding;
 typedef struct Recur__Softmax Recur__Softmax;
+typedef struct Recur__Attention Recur__Attention;
 typedef struct Recur__Layer Recur__Layer;
 typedef struct Recur__Metadata Recur__Metadata;
 typedef struct Recur__Model Recur__Model;
@@ -32,7 +33,7 @@ typedef struct Recur__Model Recur__Model;
 
 /*
  * Element type of a tensor's data. Only FLOAT32 is accepted by format
- * version 1 readers; the others are reserved for quantised weights.
+ * version 1 to 3 readers; the others are reserved for quantised weights.
  */
 typedef enum _Recur__DataType {
   RECUR__DATA_TYPE__DATA_TYPE_UNSPECIFIED = 0,
@@ -124,6 +125,24 @@ typedef enum _Recur__Coupling {
   RECUR__COUPLING__FORGET_FROM_INPUT = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RECUR__COUPLING)
 } Recur__Coupling;
+/*
+ * How an attention layer scores memory row m_i against its input q.
+ */
+typedef enum _Recur__AttentionScore {
+  /*
+   * q . m_i                       (Luong's dot; query_size = memory_size)
+   */
+  RECUR__ATTENTION_SCORE__DOT = 0,
+  /*
+   * q . (W m_i)                   (Luong's general)
+   */
+  RECUR__ATTENTION_SCORE__GENERAL = 1,
+  /*
+   * v . tanh(W_q q + W_m m_i + b) (Bahdanau's additive; Luong's concat)
+   */
+  RECUR__ATTENTION_SCORE__ADDITIVE = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RECUR__ATTENTION_SCORE)
+} Recur__AttentionScore;
 /*
  * Time direction of a recurrent layer. REVERSE and BIDIRECTIONAL need the
  * whole sequence, so they run in sequence mode (recur_run) only.
@@ -428,6 +447,54 @@ struct  Recur__Softmax
     , 0 }
 
 
+/*
+ * Format version 3. Attention over a memory: rows m_0 .. m_{T-1} of
+ * memory_size floats that the host sets on each stream (the encoder's
+ * outputs, recur_stream_set_memory) before stepping. For input q (the
+ * previous layer's output, query_size floats):
+ *   s_i = scale * score(q, m_i)     (scale 0 means 1)
+ *   a = softmax(s) over i < T ;  context = sum_i a_i m_i
+ *   output = [context, q]           (memory_size + query_size floats)
+ * Luong's attentional state tanh(W_c [context, q] + b_c) is a Dense layer
+ * with a tanh activation after this one. docs/cells/attention.md.
+ */
+struct  Recur__Attention
+{
+  ProtobufCMessage base;
+  uint32_t query_size;
+  uint32_t memory_size;
+  Recur__AttentionScore score;
+  float scale;
+  /*
+   * GENERAL: W, [query_size, memory_size]
+   */
+  Recur__Tensor *weight;
+  /*
+   * ADDITIVE: the width of the tanh
+   */
+  uint32_t units;
+  /*
+   * ADDITIVE: W_q, [units, query_size]
+   */
+  Recur__Tensor *weight_query;
+  /*
+   * ADDITIVE: W_m, [units, memory_size]
+   */
+  Recur__Tensor *weight_memory;
+  /*
+   * ADDITIVE: b, [units], optional
+   */
+  Recur__Tensor *bias;
+  /*
+   * ADDITIVE: v, [units]
+   */
+  Recur__Tensor *v;
+};
+#define RECUR__ATTENTION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&recur__attention__descriptor) \
+    , 0, 0, RECUR__ATTENTION_SCORE__DOT, 0, NULL, 0, NULL, NULL, NULL, NULL }
+
+
 typedef enum {
   RECUR__LAYER__KIND__NOT_SET = 0,
   RECUR__LAYER__KIND_LSTM = 10,
@@ -435,7 +502,8 @@ typedef enum {
   RECUR__LAYER__KIND_DENSE = 12,
   RECUR__LAYER__KIND_RNN = 13,
   RECUR__LAYER__KIND_EMBEDDING = 14,
-  RECUR__LAYER__KIND_SOFTMAX = 15
+  RECUR__LAYER__KIND_SOFTMAX = 15,
+  RECUR__LAYER__KIND_ATTENTION = 16
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RECUR__LAYER__KIND__CASE)
 } Recur__Layer__KindCase;
 
@@ -463,6 +531,10 @@ struct  Recur__Layer
     Recur__RNN *rnn;
     Recur__Embedding *embedding;
     Recur__Softmax *softmax;
+    /*
+     * format version 3
+     */
+    Recur__Attention *attention;
   };
   Recur__Layer__BackwardCase backward_case;
   union {
@@ -495,8 +567,8 @@ struct  Recur__Model
    */
   uint32_t format_version;
   /*
-   * correctly (docs/format.md): 1, or 2 when a layer
-   * uses a field marked "format version 2"
+   * correctly (docs/format.md): 1, or the highest
+   * "format version N" that a field or layer it uses is marked with
    */
   /*
    * floats per step in; equals layers[0]'s
@@ -677,6 +749,25 @@ Recur__Softmax *
 void   recur__softmax__free_unpacked
                      (Recur__Softmax *message,
                       ProtobufCAllocator *allocator);
+/* Recur__Attention methods */
+void   recur__attention__init
+                     (Recur__Attention         *message);
+size_t recur__attention__get_packed_size
+                     (const Recur__Attention   *message);
+size_t recur__attention__pack
+                     (const Recur__Attention   *message,
+                      uint8_t             *out);
+size_t recur__attention__pack_to_buffer
+                     (const Recur__Attention   *message,
+                      ProtobufCBuffer     *buffer);
+Recur__Attention *
+       recur__attention__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   recur__attention__free_unpacked
+                     (Recur__Attention *message,
+                      ProtobufCAllocator *allocator);
 /* Recur__Layer methods */
 void   recur__layer__init
                      (Recur__Layer         *message);
@@ -760,6 +851,9 @@ typedef void (*Recur__Embedding_Closure)
 typedef void (*Recur__Softmax_Closure)
                  (const Recur__Softmax *message,
                   void *closure_data);
+typedef void (*Recur__Attention_Closure)
+                 (const Recur__Attention *message,
+                  void *closure_data);
 typedef void (*Recur__Layer_Closure)
                  (const Recur__Layer *message,
                   void *closure_data);
@@ -778,6 +872,7 @@ typedef void (*Recur__Model_Closure)
 extern const ProtobufCEnumDescriptor    recur__data_type__descriptor;
 extern const ProtobufCEnumDescriptor    recur__activation__descriptor;
 extern const ProtobufCEnumDescriptor    recur__coupling__descriptor;
+extern const ProtobufCEnumDescriptor    recur__attention_score__descriptor;
 extern const ProtobufCEnumDescriptor    recur__direction__descriptor;
 extern const ProtobufCMessageDescriptor recur__tensor__descriptor;
 extern const ProtobufCMessageDescriptor recur__function__descriptor;
@@ -787,6 +882,7 @@ extern const ProtobufCMessageDescriptor recur__rnn__descriptor;
 extern const ProtobufCMessageDescriptor recur__dense__descriptor;
 extern const ProtobufCMessageDescriptor recur__embedding__descriptor;
 extern const ProtobufCMessageDescriptor recur__softmax__descriptor;
+extern const ProtobufCMessageDescriptor recur__attention__descriptor;
 extern const ProtobufCMessageDescriptor recur__layer__descriptor;
 extern const ProtobufCMessageDescriptor recur__metadata__descriptor;
 extern const ProtobufCMessageDescriptor recur__model__descriptor;

@@ -43,6 +43,9 @@ public struct Kernels {
     public typealias StepStreams = @convention(c) (UnsafeMutableRawPointer, UnsafePointer<UnsafeMutableRawPointer>, Int,
                                                    UnsafePointer<Float>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Float>) -> Void
 
+    /// (stream, layer, rows, count): Stream.setMemory.
+    public typealias SetMemory = @convention(c) (UnsafeMutableRawPointer, Int, UnsafeRawPointer, Int) -> Void
+
     /// "avx512", "avx2" or "baseline" (recur_isa).
     public let name: StaticString
     public let step: Step
@@ -50,14 +53,16 @@ public struct Kernels {
     public let run: Run
     public let runTokens: RunTokens
     public let stepStreams: StepStreams
+    public let setMemory: SetMemory
 
     public init(name: StaticString, step: Step, stepToken: StepToken, run: Run, runTokens: RunTokens,
-                stepStreams: StepStreams) {
+                stepStreams: StepStreams, setMemory: SetMemory) {
         self.name = name
         self.step = step
         self.stepToken = stepToken
         self.run = run
         self.runTokens = runTokens
         self.stepStreams = stepStreams
+        self.setMemory = setMemory
     }
 }

@@ -13,9 +13,9 @@
 from .errors import (RecurError, InvalidArgumentError, SizeMismatchError, RecurIOError, BadFrameError,
                      BadEncodingError, BadModelError, UnsupportedVersionError, TooLargeError, OutOfMemoryError,
                      BadHandleError, BufferTooSmallError, UnsupportedError, OutOfRangeError, BadSnapshotError,
-                     WrongModelError, StreamBusyError)
+                     WrongModelError, NoMemorySetError, StreamBusyError)
 
-_WRITER = ("LSTM", "GRU", "RNN", "Dense", "Embedding", "Softmax", "Function", "save", "dumps", "to_message",
+_WRITER = ("LSTM", "GRU", "RNN", "Dense", "Embedding", "Softmax", "Attention", "Function", "save", "dumps", "to_message",
            "load_message", "FORMAT_VERSION")
 _RUNTIME = ("Model", "Stream", "Layer", "version", "isa")
 
@@ -23,11 +23,11 @@ __all__ = [*_WRITER, *_RUNTIME, "example", "from_keras", "from_torch", "__versio
            "RecurError", "InvalidArgumentError", "SizeMismatchError", "RecurIOError", "BadFrameError",
            "BadEncodingError", "BadModelError", "UnsupportedVersionError", "TooLargeError", "OutOfMemoryError",
            "BadHandleError", "BufferTooSmallError", "UnsupportedError", "OutOfRangeError", "BadSnapshotError",
-           "WrongModelError", "StreamBusyError"]
+           "WrongModelError", "NoMemorySetError", "StreamBusyError"]
 
 # The version of include/recur.h this package was written for
 # (tests/python/test_contract.py checks it, pyproject.toml and the header agree).
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 
 def __getattr__(name):

@@ -75,7 +75,8 @@ class LayerInfo(ctypes.Structure):
                 ("name", ctypes.c_char_p), ("input_size", _size), ("output_size", _size), ("hidden_size", _size),
                 ("proj_size", _size), ("vocab_size", _size), ("parameters", _size), ("options", ctypes.c_uint32),
                 ("element_type", ctypes.c_uint32), ("function_count", ctypes.c_uint32),
-                ("functions", ctypes.c_int * 3), ("alpha", ctypes.c_float * 3), ("beta", ctypes.c_float * 3)]
+                ("functions", ctypes.c_int * 3), ("alpha", ctypes.c_float * 3), ("beta", ctypes.c_float * 3),
+                ("memory_size", _size), ("score", ctypes.c_int), ("units", _size), ("scale", ctypes.c_float)]
 
 for name, restype, argtypes in [
     ("recur_version", ctypes.c_char_p, []),
@@ -105,6 +106,8 @@ for name, restype, argtypes in [
     ("recur_step_streams_tokens", ctypes.c_int,
      [_p, ctypes.POINTER(_p), _size, ctypes.POINTER(ctypes.c_int32), _size, _float_p, _size]),
     ("recur_stream_reserve", ctypes.c_int, [_p, _size]),
+    ("recur_stream_reserve_memory", ctypes.c_int, [_p, _size]),
+    ("recur_stream_set_memory", ctypes.c_int, [_p, _size, _float_p, _size, _size]),
     ("recur_model_layer_count", _size, [_p]),
     ("recur_model_vocab_size", _size, [_p]),
     ("recur_model_state_size", ctypes.c_int, [_p, _size, ctypes.POINTER(_size), ctypes.POINTER(_size)]),

@@ -95,6 +95,12 @@ class WrongModelError(RecurError, ValueError):
     status = 15
 
 
+class NoMemorySetError(RecurError, RuntimeError):
+    """A stream was stepped before every attention layer had its memory
+    (Stream.set_memory)."""
+    status = 16
+
+
 class StreamBusyError(RuntimeError):
     """A Stream was entered by a second thread while a call was in progress.
     A stream serves one thread at a time; make one stream per thread."""

@@ -48,6 +48,7 @@ _PYTHON_NAMES = {
     "recur_stream_set_state": "Stream.set_state", "recur_stream_reserve": "Stream.run",
     "recur_stream_snapshot": "Stream.snapshot", "recur_stream_restore": "Stream.restore",
     "recur_step_streams": "Model.step_streams", "recur_step_streams_tokens": "Model.step_streams_tokens",
+    "recur_stream_set_memory": "Stream.set_memory", "recur_stream_reserve_memory": "Stream.set_memory",
 }
 _C_NAME = re.compile(r"\brecur_[a-z_]+\b")
 
@@ -139,7 +140,8 @@ def _options(limits):
     return options
 
 
-_KINDS = ("lstm", "gru", "rnn", "dense", "embedding", "softmax")
+_KINDS = ("lstm", "gru", "rnn", "dense", "embedding", "softmax", "attention")
+_SCORES = ("dot", "general", "additive")  # recur_attention_score
 _DIRECTIONS = ("forward", "reverse", "bidirectional")
 _OPTIONS = ("bias", "initial_state", "clip", "peephole", "coupled", "cell_clip", "projection", "proj_clip",
             "layer_norm", "reset_before", "peephole_matrix",
@@ -151,7 +153,8 @@ _PARAMETERS = {"affine": "ab", "leaky_relu": "a", "thresholded_relu": "a", "scal
                "elu": "a"}  # which of alpha, beta each function uses
 
 Layer = collections.namedtuple("Layer", "kind direction name input_size output_size hidden_size proj_size "
-                                        "vocab_size parameters options functions")
+                                        "vocab_size parameters options functions memory_size score units scale",
+                               defaults=(0, None, 0, None))
 Layer.__doc__ = """One layer as the file describes it (recur_model_layer_info): kind
 ("lstm", "gru", "rnn", "dense", "embedding", "softmax"), direction
 ("forward", "reverse", "bidirectional"; None for other layers), name, sizes,
@@ -179,12 +182,15 @@ def _layers(handle, count):
             _raise(status)
         kind = _KINDS[info.kind] if 0 <= info.kind < len(_KINDS) else f"kind {info.kind}"
         recurrent = kind in ("lstm", "gru", "rnn")
+        attention = kind == "attention"
         out.append(Layer(kind, _DIRECTIONS[info.direction] if recurrent else None,
                          info.name.decode(errors="replace"), info.input_size, info.output_size, info.hidden_size,
                          info.proj_size, info.vocab_size, info.parameters,
                          frozenset(name for bit, name in enumerate(_OPTIONS) if info.options >> bit & 1),
                          tuple(_function(info.functions[k], info.alpha[k], info.beta[k])
-                               for k in range(min(info.function_count, 3)))))
+                               for k in range(min(info.function_count, 3))),
+                         info.memory_size, _SCORES[info.score] if attention and 0 <= info.score < 3 else None,
+                         info.units, info.scale if attention else None))
     return tuple(out)
 
 
@@ -406,6 +412,22 @@ def _model_from(source, limits, fresh=False):
     return model
 
 
+def _snapshot_memory_rows(data, model):
+    """The most memory rows any attention layer holds in snapshot bytes
+    (docs/format.md, "Stream snapshots"), or 0 when they cannot be read:
+    restore then reports what is wrong with them."""
+    import struct
+    rows, at = 0, 32
+    while at + 16 <= len(data) - 4:
+        tag, layer, floats = struct.unpack_from("<IIQ", data, at)
+        if tag == 3 and layer < model.layer_count and model.layers[layer].kind == "attention":
+            rows = max(rows, floats // max(1, model.layers[layer].memory_size))
+        if floats > len(data):
+            break
+        at += 16 + 4 * floats
+    return rows
+
+
 def _stream_from(model, snapshot):
     """A Stream of `model` in the state `snapshot` holds, for unpickling. If
     the file changed since this process loaded it, it is loaded afresh."""
@@ -448,6 +470,8 @@ class Stream(_Closable):
         self._vocab = model.vocab_size
         self._snapshot_size = model.snapshot_size
         self._reserved = 0
+        self._memory_rows = 0  # rows of attention memory reserved
+        self._attention = frozenset(i for i, layer in enumerate(model.layers) if layer.kind == "attention")
         # Stream.step's fast path: the last x and out arrays and views of their buffers.
         self._x_array = self._x_view = self._y_array = self._y_view = None
         self._y_type = _CF * self._y_count
@@ -655,9 +679,40 @@ class Stream(_Closable):
         finally:
             self._busy.release()
 
+    def set_memory(self, layer, values):
+        """Sets attention layer `layer`'s memory: `values` of shape (rows,
+        memory_size), typically an encoder's outputs (Stream.run). Copies
+        them; room for them is reserved on first need (the one allocation;
+        later sets of no more rows allocate nothing). Stepping needs every
+        attention layer's memory set; reset() clears it."""
+        handle = self._enter("Stream.set_memory")
+        try:
+            index = _index(layer, "layer", self._model.layer_count, "Stream.set_memory")
+            if index not in self._attention:
+                raise errors.InvalidArgumentError(f"Stream.set_memory: layer {index} is a "
+                                                  f"{self._model.layers[index].kind} layer, not an attention layer")
+            width = self._model.layers[index].memory_size
+            va = _floats(values, "values", "Stream.set_memory")
+            if va.ndim == 1 and width == 1:
+                va = va.reshape(-1, 1)
+            if va.ndim != 2 or va.shape[1] != width or va.shape[0] == 0:
+                raise SizeMismatchError(f"Stream.set_memory: values has shape {va.shape}, expected (rows >= 1, {width})")
+            rows = va.shape[0]
+            if rows > self._memory_rows:
+                status = lib.recur_stream_reserve_memory(handle, rows)
+                if status:
+                    _raise(status)
+                self._memory_rows = rows
+            status = lib.recur_stream_set_memory(handle, index, va.ctypes.data_as(_float_p), rows, width)
+            if status:
+                _raise(status)
+        finally:
+            self._busy.release()
+
     def reset(self):
         """Every state back to what creation gave it: the file's initial state
-        where it has one, zero elsewhere (also clears a NaN left by an input)."""
+        where it has one, zero elsewhere (also clears a NaN left by an input),
+        and no attention memory."""
         handle = self._enter("Stream.reset")
         try:
             lib.recur_stream_reset(handle)
@@ -686,9 +741,14 @@ class Stream(_Closable):
         start state of layers that run backwards. Restore it with restore()."""
         handle = self._enter("Stream.snapshot")
         try:
-            buffer = ctypes.create_string_buffer(self._snapshot_size)
+            size = self._snapshot_size
+            if self._attention:  # the memory rows add to the model's size
+                needed = ctypes.c_size_t()
+                lib.recur_stream_snapshot(handle, None, 0, ctypes.byref(needed))
+                size = needed.value
+            buffer = ctypes.create_string_buffer(size)
             written = ctypes.c_size_t()
-            status = lib.recur_stream_snapshot(handle, buffer, self._snapshot_size, ctypes.byref(written))
+            status = lib.recur_stream_snapshot(handle, buffer, size, ctypes.byref(written))
             if status:
                 _raise(status)
             return buffer.raw[:written.value]
@@ -705,6 +765,12 @@ class Stream(_Closable):
         data = bytes(snapshot)
         handle = self._enter("Stream.restore")
         try:
+            rows = _snapshot_memory_rows(data, self._model) if self._attention else 0
+            if rows > self._memory_rows:  # room for the snapshot's memory: the library checks the rest
+                status = lib.recur_stream_reserve_memory(handle, rows)
+                if status:
+                    _raise(status)
+                self._memory_rows = rows
             status = lib.recur_stream_restore(handle, data, len(data))
             if status:
                 _raise(status)

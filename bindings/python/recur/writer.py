@@ -11,9 +11,10 @@ import numpy as np
 from . import recur_pb2 as pb
 
 # The newest format version this writer knows. Each file gets the oldest
-# version that computes it correctly (docs/format.md, "Versions"): 1, or 2
-# when an LSTM uses full peephole matrices or output_peephole_previous.
-FORMAT_VERSION = 2
+# version that computes it correctly (docs/format.md, "Versions"): 1; 2
+# when an LSTM uses full peephole matrices or output_peephole_previous; 3
+# when the model has an attention layer.
+FORMAT_VERSION = 3
 
 # Function names and ONNX's default (alpha, beta) for each.
 FUNCTIONS = {
@@ -286,6 +287,70 @@ class Softmax:
     output_size = input_size
 
 
+SCORES = {"dot": pb.DOT, "general": pb.GENERAL, "additive": pb.ADDITIVE}
+
+
+@dataclass
+class Attention:
+    """Attention over a memory that each stream sets (Stream.set_memory):
+    for input q (query_size floats) and memory rows m_i (memory_size floats),
+    s_i = scale * score(q, m_i), a = softmax(s), output [sum_i a_i m_i, q].
+
+    score "dot": q . m_i (query_size == memory_size); "general": q . (weight
+    @ m_i), weight (query_size, memory_size); "additive": v . tanh(weight_query
+    @ q + weight_memory @ m_i + bias), weight_query (units, query_size),
+    weight_memory (units, memory_size), bias (units) or None, v (units).
+    scale None means 1 (for scaled dot-product attention, 1/sqrt(size)).
+    docs/cells/attention.md."""
+    score: str
+    query_size: int
+    memory_size: int
+    weight: Optional[np.ndarray] = None
+    weight_query: Optional[np.ndarray] = None
+    weight_memory: Optional[np.ndarray] = None
+    bias: Optional[np.ndarray] = None
+    v: Optional[np.ndarray] = None
+    scale: Optional[float] = None
+    name: str = ""
+    format_version = 3
+
+    @property
+    def input_size(self):
+        return self.query_size
+
+    @property
+    def output_size(self):
+        return self.memory_size + self.query_size
+
+    def fill(self, a):
+        if self.score not in SCORES:
+            raise ValueError(f"Attention: unknown score {self.score!r}; one of {', '.join(SCORES)}")
+        a.query_size, a.memory_size, a.score = self.query_size, self.memory_size, SCORES[self.score]
+        if self.scale is not None:
+            if not np.isfinite(self.scale) or self.scale <= 0:
+                raise ValueError(f"Attention: scale must be finite and > 0, not {self.scale}")
+            a.scale = self.scale
+        given = {k for k in ("weight", "weight_query", "weight_memory", "bias", "v") if getattr(self, k) is not None}
+        needs = {"dot": set(), "general": {"weight"}, "additive": {"weight_query", "weight_memory", "v"}}[self.score]
+        allowed = needs | ({"bias"} if self.score == "additive" else set())
+        if needs - given or given - allowed:
+            missing, extra = sorted(needs - given), sorted(given - allowed)
+            raise ValueError(f"Attention({self.score!r}): " + "; ".join(
+                [f"needs {', '.join(missing)}"] * bool(missing) + [f"has no {', '.join(extra)}"] * bool(extra)))
+        if self.score == "dot" and self.query_size != self.memory_size:
+            raise ValueError(f"Attention('dot'): query_size {self.query_size} must equal memory_size {self.memory_size}")
+        if self.score == "general":
+            a.weight.CopyFrom(_tensor(_matrix(self.weight, self.query_size, self.memory_size, "weight")))
+        if self.score == "additive":
+            units = np.shape(self.v)[0]
+            a.units = units
+            a.weight_query.CopyFrom(_tensor(_matrix(self.weight_query, units, self.query_size, "weight_query")))
+            a.weight_memory.CopyFrom(_tensor(_matrix(self.weight_memory, units, self.memory_size, "weight_memory")))
+            a.v.CopyFrom(_tensor(_vector(self.v, units, "v")))
+            if self.bias is not None:
+                a.bias.CopyFrom(_tensor(_vector(self.bias, units, "bias")))
+
+
 def _tensor(a):
     a = np.ascontiguousarray(a, dtype="<f4")
     return pb.Tensor(shape=list(a.shape), dtype=pb.FLOAT32, data=a.tobytes())
@@ -331,6 +396,8 @@ def to_message(layers, producer="recur-python", metadata=None):
             entry.embedding.weight.CopyFrom(_tensor(w))
         elif isinstance(layer, Softmax):
             entry.softmax.size = layer.size
+        elif isinstance(layer, Attention):
+            layer.fill(entry.attention)
         else:
             raise TypeError(f"layer {index}: {type(layer).__name__} is not a recur layer")
         width = layer.output_size
