@@ -1,9 +1,11 @@
 # Recur — build, install, demo and tests.
 #
 #   make                      build out/lib/librecur.so and librecur.a
-#   make demo                 forecast the bundled sunspot series through the C API
+#   make demo                 forecast the bundled sunspot series through the C API, and translate
+#                             held-out numbers with the bundled translators in C++ (demo-translate)
 #   make demo-plot            the forecaster's held-out years as a picture, 1 to 11 years ahead
 #   make demo-textgen         continue a prompt with the bundled language model, in C and Python
+#   make demo-translate       English number words to French, without and with attention, greedy and beam
 #   make test                 every test (Swift, C, Python, sanitizers, brief fuzzing)
 #   make fuzz                 fuzz each target for FUZZ_SECONDS (tests/fuzz/README.md)
 #   make bench                ns per step for LSTM and GRU at seven sizes against baselines;
@@ -59,7 +61,7 @@ TRACKED_MODELS := $(shell git ls-files "*.recur" 2>/dev/null)
 ATTENTION_MODELS := $(filter %-attention.recur,$(TRACKED_MODELS))
 MODELS := $(filter-out $(ATTENTION_MODELS),$(TRACKED_MODELS))
 
-.PHONY: all lib deps venv variants hostile demo demo-plot demo-textgen test test-swift test-asan test-c test-install test-tiers test-python \
+.PHONY: all lib deps venv variants hostile demo demo-plot demo-textgen demo-translate test test-swift test-asan test-c test-install test-tiers test-python \
         test-tsan test-fuzz fuzz bench bench-python install clean
 # (test-fuzz-TARGET and fuzz-TARGET are pattern rules, which make skips for
 # .PHONY targets.)
@@ -133,8 +135,10 @@ install: lib
 $(OUT)/forecast: examples/forecast/forecast.c include/recur.h $(OUT)/lib/librecur.so
 	$(CC) -O2 -Wall -Wextra -std=c11 -Iinclude $< $(LDFLAGS_TEST) -o $@
 
-demo: $(OUT)/forecast
+demo: $(OUT)/forecast $(OUT)/translate
 	$(OUT)/forecast examples/forecast/sunspots.recur examples/forecast/sunspots.csv 1949
+	@echo
+	$(MAKE) --no-print-directory demo-translate
 
 # The held-out years as a picture (examples/forecast/forecast.png) and the
 # error of forecasts 1 to 11 years ahead against the naive forecast.
@@ -154,6 +158,18 @@ demo-textgen: $(OUT)/textgen venv
 	RECUR_LIBRARY=$(CURDIR)/$(OUT)/lib/librecur.so $(PY) examples/textgen/textgen.py examples/textgen/kjv.recur $(TEXTGEN_ARGS)
 	@echo
 	RECUR_LIBRARY=$(CURDIR)/$(OUT)/lib/librecur.so $(PY) examples/textgen/bits.py
+
+# ---- translation: the bundled encoder-decoders (without and with attention) -----
+$(OUT)/translate: examples/translate/translate.cpp include/recur.hpp include/recur.h $(OUT)/lib/librecur.so
+	$(CXX) -std=c++17 -O2 -Wall -Wextra -Iinclude $< $(LDFLAGS_TEST) -o $@
+
+# The 2000 held-out numbers, each translator greedy and with a beam of 4.
+TRANSLATE := examples/translate
+demo-translate: $(OUT)/translate
+	$(OUT)/translate -e 2 $(TRANSLATE)/encoder.recur $(TRANSLATE)/decoder.recur $(TRANSLATE)/heldout.tsv
+	$(OUT)/translate -e 0 -b 4 $(TRANSLATE)/encoder.recur $(TRANSLATE)/decoder.recur $(TRANSLATE)/heldout.tsv
+	$(OUT)/translate -e 2 $(TRANSLATE)/encoder-attention.recur $(TRANSLATE)/decoder-attention.recur $(TRANSLATE)/heldout.tsv
+	$(OUT)/translate -e 0 -b 4 $(TRANSLATE)/encoder-attention.recur $(TRANSLATE)/decoder-attention.recur $(TRANSLATE)/heldout.tsv
 
 # ---- tests -------------------------------------------------------------------
 test: test-swift test-asan test-tsan test-fuzz test-c test-install test-tiers test-python
@@ -273,6 +289,8 @@ $(OUT)/test_no_syscalls: tests/c/test_no_syscalls.c tests/c/check.h include/recu
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
 $(OUT)/test_attention: tests/c/test_attention.c tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
+$(OUT)/test_translate: tests/c/test_translate.c tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
+	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
 $(OUT)/test_textgen: tests/c/test_textgen.c examples/textgen/sampler.h tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
 
@@ -288,9 +306,11 @@ HANDLE_MODELS := examples/forecast/sunspots.recur tests/fixtures/lstm_i64_h130.r
 # Every tracked model, plus one model per cell type and option (generated).
 test-c: $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/test_handles $(OUT)/test_loading $(OUT)/test_threads \
         $(OUT)/test_no_syscalls $(OUT)/test_snapshots $(OUT)/test_step_streams $(OUT)/test_inspect $(OUT)/test_textgen \
-        $(OUT)/test_attention variants hostile
+        $(OUT)/test_attention $(OUT)/test_translate variants hostile
 	$(OUT)/test_api $(MODELS) $(OUT)/variants/*.recur
 	$(OUT)/test_attention $(ATTENTION_MODELS) $(OUT)/attention/*.recur examples/forecast/sunspots.recur
+	$(OUT)/test_translate $(TRANSLATE)/encoder.recur $(TRANSLATE)/decoder.recur $(TRANSLATE)/heldout.tsv
+	$(OUT)/test_translate $(TRANSLATE)/encoder-attention.recur $(TRANSLATE)/decoder-attention.recur $(TRANSLATE)/heldout.tsv
 	$(OUT)/test_step_streams $(MODELS) $(OUT)/variants/*.recur
 	$(OUT)/test_textgen examples/textgen/kjv.recur
 	$(OUT)/test_snapshots $(MODELS) $(OUT)/variants/*.recur
@@ -395,7 +415,7 @@ test-tiers: $(OUT)/tier_outputs $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/tes
 	qemu-x86_64 -cpu Nehalem $(OUT)/test_handles $(HANDLE_MODELS)
 	qemu-x86_64 -cpu Nehalem $(OUT)/test_bad_files tests/fixtures/bad tests/fixtures/bad/good.model $(MODELS)
 
-test-python: venv lib
+test-python: venv lib $(OUT)/translate
 	RECUR_LIBRARY=$(CURDIR)/$(OUT)/lib/librecur.so $(PY) -m pytest -q tests/python
 
 # ---- benchmarks ----------------------------------------------------------------

@@ -159,6 +159,16 @@ public:
     void reset() noexcept { recur_stream_reset(get()); }
     void reserve(size_t max_steps) { detail::check(recur_stream_reserve(get(), max_steps)); }
 
+    // Attention memory (recur_stream_reserve_memory, recur_stream_set_memory):
+    // room for max_rows rows once, then rows of `width` floats, allocation-free.
+    void reserve_memory(size_t max_rows) { detail::check(recur_stream_reserve_memory(get(), max_rows)); }
+    // values.size must be a multiple of width (rows = values.size / width).
+    void set_memory(size_t layer, in values, size_t width) {
+        if (width == 0 || values.size % width != 0)
+            throw error(RECUR_ERROR_SIZE_MISMATCH, "recur::stream::set_memory: values.size is not a multiple of width");
+        detail::check(recur_stream_set_memory(get(), layer, values.data, values.size / width, width));
+    }
+
     void get_state(size_t layer, out h, out c) const {
         detail::check(recur_stream_get_state(get(), layer, h.data, h.size, c.data, c.size));
     }
@@ -173,6 +183,12 @@ public:
         std::vector<unsigned char> bytes(n);
         detail::check(recur_stream_snapshot(get(), bytes.data(), bytes.size(), &n));
         return bytes;
+    }
+    // Into caller memory, allocation-free: returns the bytes written.
+    size_t snapshot(void *buffer, size_t size) const {
+        size_t n = 0;
+        detail::check(recur_stream_snapshot(get(), buffer, size, &n));
+        return n;
     }
     void restore(const std::vector<unsigned char> &bytes) { restore(bytes.data(), bytes.size()); }
     void restore(const void *data, size_t size) { detail::check(recur_stream_restore(get(), data, size)); }

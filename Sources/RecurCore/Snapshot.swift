@@ -2,6 +2,9 @@
 // which blocks a model's streams carry, and the copies in and out. Nothing
 // here allocates; restore checks every byte before it writes any.
 import RecurFormat
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension Stream {
     /// The state segments of one recurrent layer's block, as (offset in the stream, floats),
@@ -111,11 +114,26 @@ extension Stream {
             }
             let (payload, rows) = try copier.nextMemory(layer: layer, width: m.plans[layer].attention.memory)
             if rows > 0 {
-                m.header.pointee.kernels.setMemory(base, layer, payload, rows)
+                // Beam search restores snapshots into streams that already
+                // hold the same rows: then the keys need not be formed again.
+                if !holdsRows(layer, payload, rows) { m.header.pointee.kernels.setMemory(base, layer, payload, rows) }
             } else {
                 (base + m.plans[layer].attention.rows).storeBytes(of: 0, as: Int.self)
             }
         }
         countLayersWithoutMemory()
+    }
+
+    /// Whether attention layer `layer` holds exactly these `rows` rows (bytes
+    /// at any alignment, as a snapshot holds them).
+    func holdsRows(_ layer: Int, _ bytes: UnsafeRawPointer, _ rows: Int) -> Bool {
+        guard rows == memoryRows(layer), let memory = header.pointee.memory else { return false }
+        let a = attentionPlan(model.plans + layer)
+        let values = AttentionLayer.region(a, memory, capacity: header.pointee.memoryCapacity).values
+        let width = a.pointee.memory
+        for r in 0..<rows where memcmp(values + r * a.pointee.memoryPadded, bytes + r * width * 4, width * 4) != 0 {
+            return false
+        }
+        return true
     }
 }

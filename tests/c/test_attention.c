@@ -172,6 +172,14 @@ static void check_steps(const subject *t) {
     CHECK(st == RECUR_OK && alloc_calls == 0, "%s: restore: %d, %ld allocator calls", t->path, st, alloc_calls);
     CHECK(advance(t, s, 50, 4, ys) == RECUR_OK && advance(t, fresh, 50, 4, ys2) == RECUR_OK &&
           memcmp(ys, ys2, sizeof(float) * 50 * t->out) == 0, "%s: steps after a restore differ", t->path);
+    /* Again into a stream holding the same rows (the keys are kept, as in
+     * beam search), and into one holding as many other rows (formed anew). */
+    for (int other = 0; other < 2; other++) {
+        if (other) CHECK(give_memory(t, fresh, 3, 9) == RECUR_OK, "%s: other rows", t->path);
+        CHECK(recur_stream_restore(fresh, saved, n) == RECUR_OK && advance(t, fresh, 50, 4, ys2) == RECUR_OK &&
+              memcmp(ys, ys2, sizeof(float) * 50 * t->out) == 0, "%s: steps after a restore over %s rows differ", t->path,
+              other ? "other" : "the same");
+    }
     free(saved);
 
     /* Many streams at once, with memory: identical to stepping alone, no allocation. */

@@ -346,3 +346,85 @@ def test_writer_refusals():
     with pytest.raises(ValueError, match="unknown score"):
         recur.dumps([recur.Attention("cosine", 4, 4)])
     assert recur.load_message(recur.dumps([recur.Attention("dot", 4, 4)])).format_version == 3
+
+
+# ---- the PyTorch importer ------------------------------------------------
+
+
+def importable_decoder(score, batch_first=True, scale=None):
+    import torch
+    from torch import nn
+    from recur.torch_modules import Attention
+    torch.manual_seed(11)
+    width = 24 if score == "dot" else 20
+
+    class Decoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(13, 8)
+            self.lstm = nn.LSTM(8, 24, batch_first=batch_first)
+            self.attend = Attention(score, 24, width, units=16, scale=scale, batch_first=batch_first)
+            self.combine = nn.Linear(width + 24, 24)
+            self.head = nn.Linear(24, 13)
+
+        def forward(self, tokens, memory):
+            h, _ = self.lstm(self.embed(tokens))
+            return self.head(torch.tanh(self.combine(self.attend(h, memory))))
+
+    return Decoder(), width
+
+
+@pytest.mark.parametrize("score,batch_first,scale", [("dot", True, None), ("general", False, 0.5),
+                                                     ("additive", True, None)])
+def test_from_torch_maps_attention(score, batch_first, scale):
+    import torch
+    module, width = importable_decoder(score, batch_first, scale)
+    rows = np.random.default_rng(2).normal(0, 1.5, size=(14, width)).astype(np.float32)
+    tokens = torch.randint(0, 13, (1, 50) if batch_first else (50, 1))
+    layers, report = recur.from_torch(module, tokens, memory=rows)
+    assert report.max_error <= TOL
+    assert [type(layer).__name__ for layer in layers] == ["Embedding", "LSTM", "Attention", "Dense", "Dense"]
+    assert layers[2].score == score and layers[3].activation == "tanh"
+    # Random memory when none is given.
+    assert recur.from_torch(module, tokens)[1].max_error <= TOL
+
+
+def test_from_torch_attention_refusals():
+    import torch
+    from torch import nn
+    from recur.torch_modules import Attention
+
+    class MemoryElsewhere(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(3, 8)
+            self.attend = Attention("dot", 8, 8)
+
+        def forward(self, x, memory):
+            h, _ = self.lstm(x + memory.mean())
+            return self.attend(h, memory)
+
+    class Unused(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(3, 8)
+
+        def forward(self, x, memory):
+            h, _ = self.lstm(x)
+            return h
+
+    class Swapped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(3, 8)
+            self.attend = Attention("dot", 8, 8)
+
+        def forward(self, x, memory):
+            h, _ = self.lstm(x)
+            return self.attend(memory, h)
+
+    for module, message in [(MemoryElsewhere(), "may only go to attention modules"),
+                            (Unused(), "no attention module reads it"),
+                            (Swapped(), "attention must take the previous result")]:
+        with pytest.raises(recur.conversion.ConversionError, match=message):
+            recur.from_torch(module, torch.zeros(5, 1, 3))

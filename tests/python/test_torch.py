@@ -156,7 +156,7 @@ class DataDependent(nn.Module):
     (UsesState(), r"uses a recurrent module's final state"),
     (Residual(), r"does not take exactly the previous result"),
     (Conv(), r"Recur has no layer for Conv1d"),
-    (Branches(), r"more than one input"),
+    (Branches(), r"a second input but no attention module reads it"),
     (DataDependent(), r"torch.fx cannot trace DataDependent.forward"),
     (nn.Sequential(nn.Linear(3, 3), nn.Softmax(dim=0)), r"softmax over dim 0"),
     (nn.Sequential(nn.Linear(3, 3), nn.Softplus(beta=2)), r"Softplus\(beta=2"),

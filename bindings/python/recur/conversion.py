@@ -40,8 +40,9 @@ class Report:
         return "\n".join(lines)
 
 
-def run_layers(layers, xs):
-    """Recur's outputs for `layers` over xs (steps, inputs) or token ids (steps,)."""
+def run_layers(layers, xs, memory=None):
+    """Recur's outputs for `layers` over xs (steps, inputs) or token ids
+    (steps,); `memory` maps attention layers' indices to their rows."""
     import tempfile
     from .runtime import Model
     with tempfile.TemporaryDirectory() as work:
@@ -49,6 +50,8 @@ def run_layers(layers, xs):
         writer.save(path, layers)
         model = Model(path)
         stream = model.stream()
+        for layer, rows in (memory or {}).items():
+            stream.set_memory(layer, rows)
         ys = stream.run_tokens(xs) if model.vocab_size else stream.run(xs)
         stream.close()
         model.close()

@@ -15,10 +15,17 @@ takes the previous one's result (the output sequence of a recurrent module,
 operation. PyTorch's layouts are Recur's own (docs/cells/*.md), so weights
 are copied as they are.
 
+Attention (recur.torch_modules.Attention) maps to Recur's attention
+layer: forward then takes a second input, the memory (the encoder's
+outputs), which only attention modules may read:
+`def forward(self, tokens, memory): ... self.attend(h, memory) ...`.
+
 `example_input` (one sequence: (T, I), (T, 1, I), or (1, T, I) when the
 first recurrent module is batch_first; token ids for an embedding) runs
 through the module and through the converted layers; they must agree
 within `tolerance`. Without it, a random sequence of 300 steps is made.
+`memory` (S, memory_size) is the attention's memory for that check (set on
+each stream with Stream.set_memory); without it, random rows.
 """
 import operator
 
@@ -84,6 +91,7 @@ class _Chain:
     def __init__(self):
         self.layers, self.notes, self.width = [], [], None
         self.batch_first = None  # of the first recurrent module
+        self.memory_batch_first = True  # of the attention modules
 
     def activation(self, name, where, alpha=None, beta=None):
         if name == "softmax":
@@ -125,6 +133,18 @@ class _Chain:
             self.width = m.embedding_dim
         elif isinstance(m, (nn.Dropout, nn.Identity)):
             pass
+        elif type(m).__name__ == "Attention" and type(m).__module__ == "recur.torch_modules":
+            if self.width != m.query_size:
+                raise ConversionError(f"{where}: its query_size is {m.query_size}, the previous layer gives {self.width}")
+            weights = {}
+            if m.score == "general":
+                weights["weight"] = _np(m.weight)
+            elif m.score == "additive":
+                weights = {"weight_query": _np(m.query.weight), "weight_memory": _np(m.memory.weight),
+                           "bias": None if m.memory.bias is None else _np(m.memory.bias), "v": _np(m.v)}
+            self.layers.append(writer.Attention(m.score, m.query_size, m.memory_size, scale=m.scale, **weights))
+            self.memory_batch_first = m.batch_first
+            self.width = m.memory_size + m.query_size
         elif isinstance(m, nn.Softmax):
             if m.dim not in (-1, None):
                 raise ConversionError(f"{where}: softmax over dim {m.dim}; Recur's is over the features (dim=-1)")
@@ -172,8 +192,12 @@ def _tables():
 def _trace(module):
     """The module's operations in order, as (kind, target, node) from torch.fx."""
     import torch.fx as fx
+
+    class Tracer(fx.Tracer):
+        def is_leaf_module(self, m, qualified_name):  # Recur's own modules are layers
+            return type(m).__module__ == "recur.torch_modules" or super().is_leaf_module(m, qualified_name)
     try:
-        graph = fx.symbolic_trace(module).graph
+        graph = fx.GraphModule(module, Tracer().trace(module)).graph
     except Exception as e:  # fx raises many kinds for code it cannot trace
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ConversionError(f"torch.fx cannot trace {type(module).__name__}.forward ({first}); Recur converts "
@@ -183,24 +207,40 @@ def _trace(module):
 
 
 def convert(module):
-    """(layers, notes, batch_first) for a module. Raises ConversionError."""
+    """(layers, notes, batch_first, memory_batch_first) for a module: those
+    of its first recurrent module and of its attention modules. Raises
+    ConversionError."""
     import torch.nn as nn
     _tables()
     chain = _Chain()
     direct = (nn.LSTM, nn.GRU, nn.RNN, nn.LSTMCell, nn.GRUCell, nn.RNNCell, nn.Linear, nn.Embedding)
     if isinstance(module, direct):
         chain.module(module, type(module).__name__)
-        return chain.layers, chain.notes, chain.batch_first
+        return chain.layers, chain.notes, chain.batch_first, True
     nodes = _trace(module)
     modules = dict(module.named_modules())
     value = None  # the node holding the current sequence
+    memory = None  # a second input: the attention modules' memory
     recurrent_output = None  # a recurrent module's (output, state) tuple, before [0]
     recurrent_nodes = set()
     for node in nodes:
         where = f"operation '{node.name}'"
         if node.op == "placeholder":
             if value is not None:
-                raise ConversionError(f"{where}: forward takes more than one input; Recur converts one chain")
+                if memory is not None:
+                    raise ConversionError(f"{where}: forward takes more than two inputs; Recur converts one chain "
+                                          "(and the memory of its attention layers)")
+                memory = node
+                continue
+            value = node
+            continue
+        if node.op == "call_module" and type(modules[node.target]).__name__ == "Attention" and \
+                type(modules[node.target]).__module__ == "recur.torch_modules":
+            if memory is None or list(node.args[:2]) != [value, memory] or len(node.args) > 2 or node.kwargs:
+                raise ConversionError(f"{where}: attention must take the previous result and forward's second input "
+                                      "(its memory): self.attend(h, memory)")
+            m = modules[node.target]
+            chain.module(m, f"module '{node.target}' ({type(m).__name__})")
             value = node
             continue
         if node.op == "output":
@@ -211,6 +251,8 @@ def convert(module):
             break
         tensors = [a for a in node.args if isinstance(a, type(node))] + \
             [a for a in node.kwargs.values() if isinstance(a, type(node))]
+        if memory is not None and memory in tensors:
+            raise ConversionError(f"{where}: forward's second input (the memory) may only go to attention modules")
         if node.op == "call_function" and node.target is operator.getitem and node.args[0] in recurrent_nodes \
                 and node.args[1] != 0:
             raise ConversionError(f"{where}: uses a recurrent module's final state; Recur's layers pass on their "
@@ -257,7 +299,9 @@ def convert(module):
             raise ConversionError(f"{where}: Recur cannot run {node.op} {name}")
     if not chain.layers:
         raise ConversionError("the module has no layer Recur runs")
-    return chain.layers, chain.notes, chain.batch_first
+    if memory is not None and not any(isinstance(layer, writer.Attention) for layer in chain.layers):
+        raise ConversionError("forward takes a second input but no attention module reads it; Recur converts one chain")
+    return chain.layers, chain.notes, chain.batch_first, chain.memory_batch_first
 
 
 def _sequence(example, batch_first, tokens):
@@ -278,13 +322,15 @@ def _sequence(example, batch_first, tokens):
                           f"{'(1, T, features)' if batch_first else '(T, 1, features)'} or token ids (T,)")
 
 
-def from_torch(module, example_input=None, tolerance=1e-5, verify=True, steps=300, seed=0):
+def from_torch(module, example_input=None, tolerance=1e-5, verify=True, steps=300, seed=0, memory=None):
     """(layers, Report) for a PyTorch module: the layers for recur.save and
     the largest difference between the module's outputs and Recur's on
     example_input (or a random sequence of `steps` steps), which must be
-    within `tolerance` (ConversionError otherwise)."""
+    within `tolerance` (ConversionError otherwise). With attention, the
+    check sets `memory` (rows, memory_size) (or random rows) on it."""
     import torch
-    layers, notes, batch_first = convert(module)
+    layers, notes, batch_first, memory_batch_first = convert(module)
+    attention = [i for i, layer in enumerate(layers) if isinstance(layer, writer.Attention)]
     report = Report(notes, "PyTorch")
     if not verify:
         return layers, report
@@ -297,6 +343,15 @@ def from_torch(module, example_input=None, tolerance=1e-5, verify=True, steps=30
             shape = (1, steps, layers[0].input_size) if batch_first else (steps, 1, layers[0].input_size)
             example_input = torch.from_numpy((rng.standard_normal(shape) * 3).astype(np.float32))
     xs, shape = _sequence(example_input, batch_first, tokens)
+    rows = None
+    if attention:
+        width = layers[attention[0]].memory_size
+        if any(layers[i].memory_size != width for i in attention):
+            raise ConversionError("attention modules of different memory_size read the one memory input")
+        rows = np.asarray(memory if memory is not None else
+                          np.random.default_rng(seed + 1).standard_normal((9, width)), np.float32)
+        if rows.ndim != 2 or rows.shape[1] != width:
+            raise ConversionError(f"memory has shape {rows.shape}, expected (rows, {width})")
     was_training = module.training
     module.eval()
     try:
@@ -307,13 +362,17 @@ def from_torch(module, example_input=None, tolerance=1e-5, verify=True, steps=30
                     state = module(x[None], state)
                     want.append(state[0] if isinstance(state, tuple) else state)
                 want = torch.cat(want)
+            elif attention:
+                m = torch.as_tensor(rows)[None] if memory_batch_first else torch.as_tensor(rows)[:, None]
+                want = module(torch.as_tensor(xs.reshape(shape)), m)
             else:
                 want = module(torch.as_tensor(xs.reshape(shape)))
     finally:
         module.train(was_training)
     if isinstance(want, tuple):  # a bare recurrent module
         want = want[0]
-    report.compare(run_layers(layers, xs), want.detach().cpu().numpy().reshape(len(xs), -1), tolerance)
+    got = run_layers(layers, xs, {i: rows for i in attention})
+    report.compare(got, want.detach().cpu().numpy().reshape(len(xs), -1), tolerance)
     return layers, report
 
 
