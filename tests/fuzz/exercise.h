@@ -12,7 +12,9 @@
  *  - the layer records chain from the model's input to its output;
  *  - a snapshot of one stream restored into the other makes them agree; a
  *    damaged snapshot, and the fuzz input itself taken as a snapshot, are
- *    refused and leave the stream as it was.
+ *    refused and leave the stream as it was;
+ *  - attention layers get the same memory rows in both streams (after
+ *    creation and after every reset).
  * A broken promise aborts, which libFuzzer reports as a crash. */
 #ifndef RECUR_FUZZ_EXERCISE_H
 #define RECUR_FUZZ_EXERCISE_H
@@ -56,6 +58,28 @@ static float fuzz_input(size_t i) {
 }
 
 static int fuzz_same(const float *a, const float *b, size_t n) { return n == 0 || memcmp(a, b, n * sizeof *a) == 0; }
+
+#define FUZZ_ROWS 3
+
+/* Gives every attention layer of the stream FUZZ_ROWS rows of the fixed
+ * inputs (extremes and NaNs among them); returns the floats set. */
+static size_t fuzz_give_memory(const recur_model *m, recur_stream *s) {
+    size_t total = 0;
+    for (size_t l = 0; l < recur_model_layer_count(m); l++) {
+        recur_layer_info info = {.struct_size = sizeof info};
+        FUZZ_CHECK(recur_model_layer_info(m, l, &info) == RECUR_OK, "recur_model_layer_info");
+        if (info.kind != RECUR_LAYER_ATTENTION) continue;
+        size_t w = info.memory_size;
+        float *rows = malloc(FUZZ_ROWS * w * sizeof *rows);
+        FUZZ_CHECK(rows != NULL, "test memory");
+        for (size_t i = 0; i < FUZZ_ROWS * w; i++) rows[i] = fuzz_input(i + l);
+        FUZZ_CHECK(recur_stream_reserve_memory(s, FUZZ_ROWS) == RECUR_OK, "recur_stream_reserve_memory");
+        FUZZ_CHECK(recur_stream_set_memory(s, l, rows, FUZZ_ROWS, w) == RECUR_OK, "set_memory within the room");
+        free(rows);
+        total += FUZZ_ROWS * w;
+    }
+    return total;
+}
 
 /* Compares the two streams' state, layer by layer. */
 static void fuzz_same_state(const recur_model *m, recur_stream *a, recur_stream *b, float *s1, float *s2, size_t cap) {
@@ -133,7 +157,13 @@ static void fuzz_snapshots(recur_model *m, recur_stream *a, recur_stream *b, con
                            float *s1, float *s2, size_t cap) {
     size_t n = 0, again = 0;
     FUZZ_CHECK(recur_stream_snapshot(a, NULL, 0, &n) == RECUR_ERROR_BUFFER_TOO_SMALL, "snapshot size query");
-    FUZZ_CHECK(n == recur_stream_snapshot_size(m), "the stream's snapshot size is the model's");
+    size_t memory = 0;
+    for (size_t l = 0; l < recur_model_layer_count(m); l++) {
+        recur_layer_info info = {.struct_size = sizeof info};
+        recur_model_layer_info(m, l, &info);
+        if (info.kind == RECUR_LAYER_ATTENTION) memory += FUZZ_ROWS * info.memory_size;
+    }
+    FUZZ_CHECK(n == recur_stream_snapshot_size(m) + 4 * memory, "the stream's snapshot size is the model's and its rows'");
     unsigned char *snap = malloc(n + 1), *before = malloc(n), *after = malloc(n);
     FUZZ_CHECK(snap && before && after, "test memory");
     FUZZ_CHECK(recur_stream_snapshot(a, snap, n, &again) == RECUR_OK && again == n, "recur_stream_snapshot");
@@ -160,7 +190,9 @@ static void fuzz_inspect(recur_model *m) {
         recur_layer_info info = {.struct_size = sizeof info};
         FUZZ_CHECK(recur_model_layer_info(m, l, &info) == RECUR_OK && info.name != NULL, "recur_model_layer_info");
         FUZZ_CHECK(info.input_size == (info.kind == RECUR_LAYER_EMBEDDING ? 1 : width), "layers chain");
-        FUZZ_CHECK((unsigned)info.kind <= RECUR_LAYER_SOFTMAX && info.element_type == 1, "a known kind and type");
+        FUZZ_CHECK((unsigned)info.kind <= RECUR_LAYER_ATTENTION && info.element_type == 1, "a known kind and type");
+        FUZZ_CHECK(info.kind != RECUR_LAYER_ATTENTION || info.output_size == info.memory_size + info.input_size,
+                   "an attention layer gives [context, query]");
         total += strlen(info.name);
         width = info.output_size;
     }
@@ -192,6 +224,8 @@ static void fuzz_exercise(recur_model *m, const uint8_t *raw, size_t raw_size) {
     FUZZ_CHECK(x && y1 && y2 && s1 && s2 && memory, "test memory");
     FUZZ_CHECK(recur_stream_create(m, &a) == RECUR_OK, "recur_stream_create");
     FUZZ_CHECK(recur_stream_init(m, memory, bytes, &b) == RECUR_OK, "recur_stream_init");
+    fuzz_give_memory(m, a);
+    fuzz_give_memory(m, b);
     fuzz_same_state(m, a, b, s1, s2, cap);
 
     /* Models of streaming layers step as they are; others need buffers. */
@@ -202,6 +236,7 @@ static void fuzz_exercise(recur_model *m, const uint8_t *raw, size_t raw_size) {
 
     /* State out of one stream and into the other (reset first). */
     recur_stream_reset(b);
+    fuzz_give_memory(m, b);
     fuzz_copy_state(m, a, b, s1, cap);
     fuzz_steps(m, a, b, x, y1, y2, s1, s2, cap);
 
@@ -214,6 +249,8 @@ static void fuzz_exercise(recur_model *m, const uint8_t *raw, size_t raw_size) {
     recur_stream_reset(a);
     recur_stream_reset(b);
     fuzz_same_state(m, a, b, s1, s2, cap);
+    fuzz_give_memory(m, a);
+    fuzz_give_memory(m, b);
 
     /* The streams keep the weights of a freed model. */
     size_t vocab = recur_model_vocab_size(m);

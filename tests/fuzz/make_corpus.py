@@ -41,6 +41,12 @@ def models():
                               gru(4, 2, direction="reverse"), recur.Dense(u(1, 2), u(1), "tanh")],
         "seq_token_bidirectional_rnn": [recur.Embedding(u(4, 2)),
                                         rnn(2, 2, direction="bidirectional", backward=rnn(2, 2))],
+        # Format version 3: attention with each score.
+        "attention_general_dot": [lstm(2, 3), recur.Attention("general", 3, 2, weight=u(3, 2)),
+                                  recur.Attention("dot", 5, 5, scale=0.5)],
+        "token_attention_additive": [recur.Embedding(u(4, 2)), gru(2, 2),
+                                     recur.Attention("additive", 2, 3, weight_query=u(2, 2), weight_memory=u(2, 3),
+                                                     bias=u(2), v=u(2)), recur.Dense(u(2, 5), u(2))],
     }
 
 
