@@ -70,16 +70,20 @@ def info(path, out):
             hidden += f" (proj {layer.proj_size})"
         if layer.vocab_size:
             hidden = f"vocab {layer.vocab_size}"
+        functions = " ".join(layer.functions) or "-"
+        if layer.kind == "attention":  # the memory's width, the score
+            hidden = f"memory {layer.memory_size}" + (f", units {layer.units}" if layer.units else "")
+            functions = layer.score + (f" (scale {layer.scale:g})" if layer.scale != 1 else "")
         rows.append((str(i), layer.kind, layer.name or "-", layer.direction or "-", str(layer.input_size),
-                     str(layer.output_size), hidden, f"{layer.parameters:,}", " ".join(layer.functions) or "-",
-                     _options(layer)))
+                     str(layer.output_size), hidden, f"{layer.parameters:,}", functions, _options(layer)))
     widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
     parameters = sum(layer.parameters for layer in model.layers)
     floats = lambda n: f"{n} float{'' if n == 1 else 's'} per step"
     takes = f"one token per step (vocabulary {model.vocab_size})" if model.vocab_size else floats(model.input_size)
     print(f"{path}: {os.path.getsize(path):,} bytes, {parameters:,} parameters (float32)", file=out)
     print(f"  input: {takes}; output: {floats(model.output_size)}", file=out)
-    print(f"  a stream: {_stream_bytes(model):,} bytes; a snapshot: {model.snapshot_size:,} bytes; "
+    print(f"  a stream: {_stream_bytes(model):,} bytes; a snapshot: {model.snapshot_size:,} bytes"
+          f"{' and its memory rows' if any(layer.kind == 'attention' for layer in model.layers) else ''}; "
           f"instruction set here: {isa()}", file=out)
     print(f"  producer: {model.producer or '-'}", file=out)
     print(file=out)
