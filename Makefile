@@ -315,7 +315,7 @@ test-c: $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/test_handles $(OUT)/test_lo
 	$(OUT)/test_textgen examples/textgen/kjv.recur
 	$(OUT)/test_snapshots $(MODELS) $(OUT)/variants/*.recur
 	$(OUT)/test_inspect $(OUT)/variants/lstm_peephole_clip.recur $(OUT)/variants/token_lm.recur
-	$(OUT)/test_no_syscalls $(MODELS) $(OUT)/variants/*.recur
+	$(OUT)/test_no_syscalls $(MODELS) $(OUT)/variants/*.recur $(ATTENTION_MODELS) $(OUT)/attention/*.recur
 	$(OUT)/test_threads $(THREAD_MODELS) -- $(CHURN_MODELS)
 	$(OUT)/test_bad_files tests/fixtures/bad tests/fixtures/bad/good.model $(MODELS)
 	$(OUT)/test_handles $(HANDLE_MODELS)

@@ -5,8 +5,10 @@
  * system call but read, write, _exit and sigreturn, and makes 10,000
  * stepping calls: recur_step, recur_run (after recur_stream_reserve),
  * recur_step_token, recur_run_tokens, recur_stream_reset,
- * recur_stream_get_state, recur_stream_set_state, recur_stream_snapshot and
- * recur_stream_restore, spread over the models.
+ * recur_stream_get_state, recur_stream_set_state, recur_stream_snapshot,
+ * recur_stream_restore and, for models with attention layers,
+ * recur_stream_set_memory (after each reset, with 1 to ROWS rows; the room
+ * is reserved beforehand), spread over the models.
  * It writes a checksum of every output through a pipe with write() and
  * leaves with the raw exit system call (glibc's _exit calls exit_group,
  * which strict mode does not allow). The parent computes the same calls
@@ -29,6 +31,8 @@
 
 #define CALLS 10000
 #define SEQ 4   /* steps of each recur_run / recur_run_tokens */
+#define ROWS 5  /* most attention memory rows */
+#define MAX_ATTENTION 8
 
 typedef struct {
     const char *path;
@@ -39,7 +43,19 @@ typedef struct {
     float *x, *y, *s;
     unsigned char *snapshot;
     size_t snapshot_size;
+    size_t attention[MAX_ATTENTION], widths[MAX_ATTENTION], attention_count;
+    float *rows;
 } subject;
+
+/* Every attention layer of the stream gets `n` rows (allocation- and
+ * system-call-free: the room is reserved in prepare). */
+static recur_status give_memory(subject *t, recur_stream *s, size_t n) {
+    for (size_t a = 0; a < t->attention_count; a++) {
+        recur_status r = recur_stream_set_memory(s, t->attention[a], t->rows, n, t->widths[a]);
+        if (r != RECUR_OK) return r;
+    }
+    return RECUR_OK;
+}
 
 static void die(const char *what, const char *path) {
     fprintf(stderr, "%s (%s): %s\n", what, path, recur_last_error());
@@ -65,10 +81,25 @@ static void prepare(subject *t) {
         die("cannot create streams", t->path);
     for (int k = 0; k < 2; k++)
         if (recur_stream_reserve(t->streams[k], SEQ) != RECUR_OK) die("cannot reserve", t->path);
+    size_t widest = 1, memory_floats = 0;
+    for (size_t l = 0; l < t->layers && t->attention_count < MAX_ATTENTION; l++) {
+        recur_layer_info info = {.struct_size = sizeof info};
+        recur_model_layer_info(m, l, &info);
+        if (info.kind != RECUR_LAYER_ATTENTION) continue;
+        t->attention[t->attention_count] = l;
+        t->widths[t->attention_count++] = info.memory_size;
+        if (info.memory_size > widest) widest = info.memory_size;
+        memory_floats += ROWS * info.memory_size;
+    }
+    t->rows = malloc(sizeof(float) * ROWS * widest);
+    for (size_t i = 0; i < ROWS * widest; i++) t->rows[i] = (float)((int)(i % 7) - 3) * 0.3f;
+    for (int k = 0; k < 2 && t->attention_count; k++)
+        if (recur_stream_reserve_memory(t->streams[k], ROWS) != RECUR_OK || give_memory(t, t->streams[k], ROWS) != RECUR_OK)
+            die("cannot set attention memory", t->path);
     t->x = malloc(sizeof(float) * SEQ * (t->in ? t->in : 1));
     t->y = malloc(sizeof(float) * SEQ * t->out);
     t->s = malloc(sizeof(float) * (t->state ? t->state : 1));
-    t->snapshot_size = recur_stream_snapshot_size(m);
+    t->snapshot_size = recur_stream_snapshot_size(m) + 4 * memory_floats;  /* room for the most rows */
     t->snapshot = malloc(t->snapshot_size);
     for (size_t i = 0; i < SEQ * t->in; i++) t->x[i] = (float)((int)(i % 9) - 4) * 0.2f;
     float probe[1];
@@ -109,14 +140,16 @@ static int call(subject *t, unsigned i, uint64_t *h) {
         *h = mix(*h, t->s, hc + cc);
         return r;
     }
-    case 6:  /* a reset, or a snapshot restored into the other stream */
+    case 6: {  /* a reset (memory set again), or a snapshot restored into the other stream */
         if (i % 5 == 0) {
             recur_stream_reset(st);
-            return RECUR_OK;
+            return give_memory(t, st, 1 + i % ROWS);
         }
-        r = recur_stream_snapshot(st, t->snapshot, t->snapshot_size, NULL);
-        if (r == RECUR_OK) r = recur_stream_restore(t->streams[(i & 1) ^ 1], t->snapshot, t->snapshot_size);
+        size_t written = 0;
+        r = recur_stream_snapshot(st, t->snapshot, t->snapshot_size, &written);
+        if (r == RECUR_OK) r = recur_stream_restore(t->streams[(i & 1) ^ 1], t->snapshot, written);
         return r;
+    }
     default:  /* the sizes, through the handle table */
         *h = *h * 31 + recur_model_input_size(t->model) + recur_stream_size(t->model);
         return RECUR_OK;
@@ -144,8 +177,10 @@ int main(int argc, char **argv) {
     for (int k = 0; k < count; k++) {
         uint64_t ignored = 0;
         for (unsigned i = 0; i < 16; i++) call(&subjects[k], i, &ignored);
-        recur_stream_reset(subjects[k].streams[0]);
-        recur_stream_reset(subjects[k].streams[1]);
+        for (int s = 0; s < 2; s++) {
+            recur_stream_reset(subjects[k].streams[s]);
+            if (give_memory(&subjects[k], subjects[k].streams[s], ROWS) != RECUR_OK) die("cannot set memory", subjects[k].path);
+        }
     }
 
     int pipefd[2];
