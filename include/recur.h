@@ -32,9 +32,10 @@
  *   model step in parallel freely. recur_last_error() is per thread.
  *
  * Memory and time
- *   Loading a model and creating a stream allocate. recur_step, recur_run,
+ *   Loading a model, creating a stream and reserving room (recur_stream_reserve,
+ *   recur_stream_reserve_memory) allocate. recur_step, recur_run,
  *   recur_step_token, recur_run_tokens, recur_step_streams,
- *   recur_step_streams_tokens, recur_stream_reset,
+ *   recur_step_streams_tokens, recur_stream_reset, recur_stream_set_memory,
  *   recur_stream_get_state, recur_stream_set_state, recur_stream_snapshot and
  *   recur_stream_restore allocate nothing, take no lock and make no system
  *   call when they succeed (a failure writes this thread's message, which
@@ -400,7 +401,8 @@ RECUR_API size_t recur_stream_alignment(void);
  * recur_stream_alignment(), at least recur_stream_size(model) bytes; its
  * state as recur_stream_create gives it. The library never writes outside
  * [memory, memory + recur_stream_size(model)) except into sequence buffers
- * it allocates itself (recur_stream_reserve). The returned handle is not
+ * and attention memory it allocates itself (recur_stream_reserve,
+ * recur_stream_reserve_memory; recur_stream_free releases them). The returned handle is not
  * `memory`.
  * Contract (changed in 0.2): every stream made here must be retired with
  * recur_stream_free before its memory is released or reused. Until then the
@@ -420,8 +422,9 @@ RECUR_API void recur_stream_free(recur_stream *stream);
 
 /* Sets every state of the stream back to what creation gave it: the file's
  * initial state where it has one, zero elsewhere (this also clears a NaN
- * that an input left in the state, and undoes recur_stream_set_state). The
- * sequence buffers stay reserved. NULL or a handle that is not a live
+ * that an input left in the state, and undoes recur_stream_set_state), and
+ * clears every attention layer's memory. The sequence buffers and the room
+ * for memory stay reserved. NULL or a handle that is not a live
  * stream is ignored. Allocation-free. */
 RECUR_API void recur_stream_reset(recur_stream *stream);
 
