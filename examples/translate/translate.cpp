@@ -200,7 +200,7 @@ private:
 std::string words(const std::vector<std::string> &tokens) {
     std::string out;
     for (auto &t : tokens) {
-        if (t == "-" || (!out.empty() && out.back() == '-')) out += t;  // hyphens join their words
+        if (t == "-" || t == "," || (!out.empty() && out.back() == '-')) out += t;  // hyphens join, commas follow
         else out += (out.empty() ? "" : " ") + t;
     }
     return out;

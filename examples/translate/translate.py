@@ -148,7 +148,7 @@ def main():
     paths = here / f"encoder{suffix}.recur", here / f"decoder{suffix}.recur"
     if args.words:
         words = " ".join(args.words).replace("-", " - ").replace(",", " , ").split()
-        print(" ".join(Translator(*paths, args.beam).translate(words)).replace(" - ", "-"))
+        print(" ".join(Translator(*paths, args.beam).translate(words)).replace(" - ", "-").replace(" ,", ","))
         return
     r = evaluate(*paths, beam=args.beam)
     print(f"exact match {r.exact:.4f}, on the longest fifth {r.exact_longest:.4f} "

@@ -55,7 +55,7 @@ def test_python_greedy_agrees_with_cpp(cpp, which):
 def test_attention_helps_on_the_longest_inputs(cpp):
     """The survey's point (§4.2, §7.3): one fixed-length vector holds a long
     sentence less well than attention over every encoder output."""
-    assert cpp["attention", 1][1] >= cpp["plain", 1][1] + 0.2
+    assert cpp["attention", 1][1] >= cpp["plain", 1][1] + 0.05
     assert cpp["attention", 1][0] > cpp["plain", 1][0]
 
 
