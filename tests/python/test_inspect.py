@@ -52,6 +52,10 @@ def expected(layer):
         return kind, None, count(d.weight) + count(d.bias), {"bias"} if d.HasField("bias") else set()
     if kind == "embedding":
         return kind, None, count(layer.embedding.weight), set()
+    if kind == "attention":
+        a = layer.attention
+        params = sum(count(getattr(a, f)) for f in ("weight", "weight_query", "weight_memory", "bias", "v"))
+        return kind, None, params, {"bias"} if a.HasField("bias") else set()
     return kind, None, 0, set()
 
 

@@ -197,7 +197,7 @@ def test_format_version_is_the_oldest_that_computes_the_file():
     # A file newer than the library is refused, naming both versions.
     message = recur.load_message(recur.dumps(two))
     message.format_version = recur.FORMAT_VERSION + 1
-    with pytest.raises(recur.UnsupportedVersionError, match="reads versions 1 to 2"):
+    with pytest.raises(recur.UnsupportedVersionError, match=f"reads versions 1 to {recur.FORMAT_VERSION}"):
         recur.Model(recur.writer.frame(message.SerializeToString()))
 
 
