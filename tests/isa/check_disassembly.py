@@ -23,12 +23,12 @@ TIERS = {"avx512": "RecurAVX512.", "avx2": "RecurAVX2.", "baseline": "RecurBasel
 OUR_MODULES = ("RecurCore.", "RecurFormat.", "Recur.", "RecurAVX512.", "RecurAVX2.", "RecurBaseline.")
 STEP_FUNCTIONS = ["LSTMCell.step", "GRUCell.step", "GeneralCell.step", "DenseLayer.step", "SoftmaxLayer.step",
                   "GeneralCell.layerNorm", "Stream.runLayers", "LSTMCell.stepStreams", "GRUCell.stepStreams",
-                  "LSTMCell.run", "GRUCell.run"]
+                  "LSTMCell.run", "GRUCell.run", "AttentionLayer.step", "AttentionLayer.setMemory"]
 # Sequence mode's chunks run only on tiers with tiles (MultiplyAdd.chunksSequences).
 CHUNK_FUNCTIONS = ["LSTMCell.run", "GRUCell.run"]
 UNCHUNKED_TIERS = {"baseline"}
 # Out of line on purpose: the above (one call per cell or layer per step,
-# per group of streams, or per chunk of a sequence); the tier's entry points
+# per group of streams, per chunk of a sequence, or per memory set); the tier's entry points
 # (one call per C call); and Stream.step, which recur_step and each step of
 # a step-by-step recur_run call, so that both run the same code.
 OUT_OF_LINE = STEP_FUNCTIONS + ["Stream.step", "Stream.stepToken", "Stream.run", "Stream.runTokens",
