@@ -99,7 +99,7 @@ extern "C" {
  * pkg-config files and the Python package take it from here (and a test
  * checks every copy). */
 #define RECUR_VERSION_MAJOR 0
-#define RECUR_VERSION_MINOR 4
+#define RECUR_VERSION_MINOR 5
 #define RECUR_VERSION_PATCH 0
 #define RECUR_VERSION_NUMBER (RECUR_VERSION_MAJOR * 10000 + RECUR_VERSION_MINOR * 100 + RECUR_VERSION_PATCH)
 #define RECUR_QUOTE_(x) #x
@@ -113,8 +113,9 @@ extern "C" {
  * "Versions"), so a file newer than this library is refused with
  * RECUR_ERROR_UNSUPPORTED_VERSION instead of being computed without the
  * fields this library does not know. Version 2 adds full LSTM peephole
- * matrices; version 3 the attention layer. */
-#define RECUR_FORMAT_VERSION 3
+ * matrices; version 3 the attention layer; version 4 BFLOAT16 and INT8
+ * weights (docs/quantization.md). */
+#define RECUR_FORMAT_VERSION 4
 
 /* The library's version string, "MAJOR.MINOR.PATCH"; static storage. Compare
  * with RECUR_VERSION_STRING to detect a header/library mismatch. */
@@ -348,7 +349,8 @@ typedef struct recur_layer_info {
     size_t vocab_size;         /* an embedding's, else 0 */
     size_t parameters;         /* floats of weights, biases and initial state in the file */
     uint32_t options;          /* RECUR_OPTION_* */
-    uint32_t element_type;     /* of the weights: 1 = float32 (proto/recur.proto's DataType) */
+    uint32_t element_type;     /* of the weights in the file: 1 float32, 3 bfloat16, 4 int8 (proto/recur.proto's
+                                  DataType; since 0.5 they may be 3 or 4) */
     uint32_t function_count;   /* how many of functions[] the layer uses: an LSTM 3 (f, g, h), a GRU 2
                                   (f, g), an RNN 1, a dense layer 1 (its activation), others 0 */
     recur_function functions[3];

@@ -547,7 +547,7 @@ void   recur__model__free_unpacked
   assert(message->base.descriptor == &recur__model__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor recur__tensor__field_descriptors[3] =
+static const ProtobufCFieldDescriptor recur__tensor__field_descriptors[4] =
 {
   {
     "shape",
@@ -585,16 +585,29 @@ static const ProtobufCFieldDescriptor recur__tensor__field_descriptors[3] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "scales",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Recur__Tensor, n_scales),
+    offsetof(Recur__Tensor, scales),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned recur__tensor__field_indices_by_name[] = {
   2,   /* field[2] = data */
   1,   /* field[1] = dtype */
+  3,   /* field[3] = scales */
   0,   /* field[0] = shape */
 };
 static const ProtobufCIntRange recur__tensor__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor recur__tensor__descriptor =
 {
@@ -604,7 +617,7 @@ const ProtobufCMessageDescriptor recur__tensor__descriptor =
   "Recur__Tensor",
   "recur",
   sizeof(Recur__Tensor),
-  3,
+  4,
   recur__tensor__field_descriptors,
   recur__tensor__field_indices_by_name,
   1,  recur__tensor__number_ranges,

@@ -21,6 +21,8 @@ public struct LayerInfo {
     /// 1 general, 2 additive), the additive score's units, the scale.
     public var memorySize = 0, score: Int32 = 0, units = 0
     public var scale: Float = 0
+    /// The element type of the layer's weights in the file (proto DataType: 1 float32).
+    public var elementType: Int32 = 1
 }
 
 /// Where the text lives in the arena (offsets from the model base).
@@ -45,6 +47,7 @@ extension LayerInfo {
         switch layer {
         case .recurrent(let direction, let forward, let backward):
             kind = Int32(forward.kind.rawValue)  // lstm 0, gru 1, rnn 2
+            elementType = Int32(forward.weightIH.type.rawValue)
             self.direction = Int32(direction.rawValue)
             inputSize = forward.inputSize
             hiddenSize = forward.hiddenSize
@@ -55,6 +58,7 @@ extension LayerInfo {
             functions = (forward.f, forward.g, forward.h)
         case .dense(let d):
             kind = 3
+            elementType = Int32(d.weight.type.rawValue)
             inputSize = d.inputSize
             parameters = d.weight.count + (d.bias?.count ?? 0)
             if d.bias != nil { options |= Option.bias }
@@ -62,6 +66,7 @@ extension LayerInfo {
             functions.0 = d.activation
         case .embedding(let e):
             kind = 4
+            elementType = Int32(e.weight.type.rawValue)
             inputSize = 1
             vocabSize = e.vocabSize
             parameters = e.weight.count
@@ -75,6 +80,7 @@ extension LayerInfo {
             score = Int32(a.score.rawValue)
             units = a.units
             scale = a.scale
+            elementType = Int32((a.weight ?? a.weightQuery)?.type.rawValue ?? 1)
             for t in [a.weight, a.weightQuery, a.weightMemory, a.bias, a.v] { parameters += t?.count ?? 0 }
             if a.bias != nil { options |= Option.bias }
         }

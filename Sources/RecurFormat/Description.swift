@@ -65,8 +65,11 @@ public enum LayerDescription {
         switch self {
         case .recurrent(_, let forward, let backward):
             return forward.requiredFormatVersion ?? backward?.requiredFormatVersion
-        case .attention: return (3, "attention")
-        default: return nil
+        case .attention(let a):
+            return reduced(a.weight, a.weightQuery, a.weightMemory) ? (4, "BFLOAT16 or INT8 weights") : (3, "attention")
+        case .dense(let d): return d.weight.isReduced ? (4, "BFLOAT16 or INT8 weights") : nil
+        case .embedding(let e): return e.weight.isReduced ? (4, "BFLOAT16 or INT8 weights") : nil
+        case .softmax: return nil
         }
     }
 }
@@ -163,6 +166,7 @@ public struct CellDescription {
 
     /// The format version this cell needs and the field that needs it, when above 1.
     public var requiredFormatVersion: (UInt32, StaticString)? {
+        if reduced(weightIH, weightHH, weightProj, peepholeMatrix) { return (4, "BFLOAT16 or INT8 weights") }
         if peepholeMatrix != nil { return (2, "peephole_matrix") }
         if outputPeepholePrevious { return (2, "output_peephole_previous") }
         return nil
@@ -230,18 +234,52 @@ public struct EmbeddingDescription {
     public var weight: TensorView     // [vocab, dim]
 }
 
-/// Row-major little-endian float32 elements, possibly unaligned.
+/// How a tensor's elements are stored (proto/recur.proto's DataType).
+public enum ElementType: Int, Sendable {
+    case float32 = 1
+    /// The high half of a binary32 (format version 4).
+    case bfloat16 = 3
+    /// Symmetric integers with a scale per row (format version 4).
+    case int8 = 4
+}
+
+/// Row-major little-endian elements, possibly unaligned; read as Float
+/// (bfloat16 widened, int8 times its row's scale).
 public struct TensorView {
     public let base: UnsafeRawPointer
     public let count: Int
+    public let type: ElementType
+    /// Elements per row (the row of element i is i / columns), and the
+    /// rows' scales (int8 only).
+    public let columns: Int
+    public let scales: UnsafePointer<Float>?
 
-    public init(base: UnsafeRawPointer, count: Int) {
+    public init(base: UnsafeRawPointer, count: Int, type: ElementType = .float32, columns: Int = 1,
+                scales: UnsafePointer<Float>? = nil) {
         self.base = base
         self.count = count
+        self.type = type
+        self.columns = columns
+        self.scales = scales
     }
+
+    /// Whether the elements are narrower than float32 (format version 4).
+    public var isReduced: Bool { type != .float32 }
 
     @inline(__always)
     public subscript(index: Int) -> Float {
-        Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: index &* 4, as: UInt32.self)))
+        switch type {
+        case .float32:
+            return Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: index &* 4, as: UInt32.self)))
+        case .bfloat16:
+            let high = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: index &* 2, as: UInt16.self))
+            return Float(bitPattern: UInt32(high) << 16)
+        case .int8:
+            return Float(base.load(fromByteOffset: index, as: Int8.self)) * scales![index / columns]
+        }
     }
 }
+
+/// Whether any of `views` is narrower than float32.
+@inline(__always)
+func reduced(_ views: TensorView?...) -> Bool { views.contains { $0?.isReduced ?? false } }

@@ -3,7 +3,7 @@ import CRecurProto
 
 /// The newest format version this reader understands (`Model.format_version`):
 /// it reads every version from 1 to this one (docs/format.md, "Versions").
-public let formatVersion: UInt32 = 3
+public let formatVersion: UInt32 = 4
 
 /// Decodes and validates a whole .recur file and calls `body` with the
 /// validated description. Memory: the decompressed content (freed as soon
@@ -259,7 +259,7 @@ private func validate(_ layer: Recur__Layer, index: Int, inputWidth: Int, _ limi
         let input = try check.dimension(d.input_size, place, "input_size")
         try check.chain(place, input, inputWidth)
         let output = try check.dimension(d.output_size, place, "output_size")
-        let weight = try check.tensor(d.weight, place, "weight", output, input, required: true)!
+        let weight = try check.tensor(d.weight, place, "weight", output, input, required: true, weights: true)!
         let bias = try check.tensor(d.bias, place, "bias", output, required: false)
         let activation = try check.function(d.activation, d.alpha, d.beta, place, "activation")
         return .dense(DenseDescription(inputSize: input, outputSize: output, weight: weight, bias: bias, activation: activation))
@@ -268,7 +268,7 @@ private func validate(_ layer: Recur__Layer, index: Int, inputWidth: Int, _ limi
         try check.chain(place, 1, inputWidth)
         let vocab = try check.dimension(e.vocab_size, place, "vocab_size")
         let dim = try check.dimension(e.dim, place, "dim")
-        let weight = try check.tensor(e.weight, place, "weight", vocab, dim, required: true)!
+        let weight = try check.tensor(e.weight, place, "weight", vocab, dim, required: true, weights: true)!
         return .embedding(EmbeddingDescription(vocabSize: vocab, dim: dim, weight: weight))
     case RECUR__LAYER__KIND_ATTENTION:
         return .attention(try attention(layer.attention.pointee, place, inputWidth, check))
@@ -299,11 +299,11 @@ private func attention(_ a: Recur__Attention, _ at: Place, _ inputWidth: Int, _ 
         }
         try unused(a.weight != nil, "weight", "DOT")
     case .general:
-        d.weight = try check.tensor(a.weight, at, "weight", q, m, required: true)
+        d.weight = try check.tensor(a.weight, at, "weight", q, m, required: true, weights: true)
     case .additive:
         d.units = try check.dimension(a.units, at, "units")
-        d.weightQuery = try check.tensor(a.weight_query, at, "weight_query", d.units, q, required: true)
-        d.weightMemory = try check.tensor(a.weight_memory, at, "weight_memory", d.units, m, required: true)
+        d.weightQuery = try check.tensor(a.weight_query, at, "weight_query", d.units, q, required: true, weights: true)
+        d.weightMemory = try check.tensor(a.weight_memory, at, "weight_memory", d.units, m, required: true, weights: true)
         d.bias = try check.tensor(a.bias, at, "bias", d.units, required: false)
         d.v = try check.tensor(a.v, at, "v", d.units, required: true)
         try unused(a.weight != nil, "weight", "ADDITIVE")
@@ -327,8 +327,8 @@ private func cell(_ layer: Recur__Layer, _ at: Place, _ inputWidth: Int, _ check
         let r = p > 0 ? p : h
         var c = CellDescription(
             kind: .lstm, inputSize: i, hiddenSize: h,
-            weightIH: try check.tensor(l.weight_ih, at, "weight_ih", 4 * h, i, required: true)!,
-            weightHH: try check.tensor(l.weight_hh, at, "weight_hh", 4 * h, r, required: true)!,
+            weightIH: try check.tensor(l.weight_ih, at, "weight_ih", 4 * h, i, required: true, weights: true)!,
+            weightHH: try check.tensor(l.weight_hh, at, "weight_hh", 4 * h, r, required: true, weights: true)!,
             biasIH: try check.tensor(l.bias_ih, at, "bias_ih", 4 * h, required: false),
             biasHH: try check.tensor(l.bias_hh, at, "bias_hh", 4 * h, required: false))
         c.peephole = try check.tensor(l.peephole, at, "peephole", 3, h, required: false)
@@ -341,7 +341,7 @@ private func cell(_ layer: Recur__Layer, _ at: Place, _ inputWidth: Int, _ check
         c.projClip = try check.limit(l.proj_clip, at, "proj_clip")
         if p > 0 {
             c.projSize = p
-            c.weightProj = try check.tensor(l.weight_proj, at, "weight_proj", p, h, required: true)
+            c.weightProj = try check.tensor(l.weight_proj, at, "weight_proj", p, h, required: true, weights: true)
             c.biasProj = try check.tensor(l.bias_proj, at, "bias_proj", p, required: false)
         } else if l.weight_proj != nil || l.bias_proj != nil {
             throw RecurError(.badModel, "\(at.text()): weight_proj or bias_proj given but proj_size is 0")
@@ -352,7 +352,7 @@ private func cell(_ layer: Recur__Layer, _ at: Place, _ inputWidth: Int, _ check
         c.h = try check.function(l.h, default: .tanh, at, "h")
         c.initialH = try check.tensor(l.initial_h, at, "initial_h", r, required: false)
         c.initialC = try check.tensor(l.initial_c, at, "initial_c", h, required: false)
-        c.peepholeMatrix = try check.tensor(l.peephole_matrix, at, "peephole_matrix", 3 * h, h, required: false)
+        c.peepholeMatrix = try check.tensor(l.peephole_matrix, at, "peephole_matrix", 3 * h, h, required: false, weights: true)
         c.outputPeepholePrevious = l.output_peephole_previous != 0
         return c
     case RECUR__LAYER__KIND_GRU:
@@ -362,8 +362,8 @@ private func cell(_ layer: Recur__Layer, _ at: Place, _ inputWidth: Int, _ check
         let h = try check.dimension(g.hidden_size, at, "hidden_size")
         var c = CellDescription(
             kind: .gru, inputSize: i, hiddenSize: h,
-            weightIH: try check.tensor(g.weight_ih, at, "weight_ih", 3 * h, i, required: true)!,
-            weightHH: try check.tensor(g.weight_hh, at, "weight_hh", 3 * h, h, required: true)!,
+            weightIH: try check.tensor(g.weight_ih, at, "weight_ih", 3 * h, i, required: true, weights: true)!,
+            weightHH: try check.tensor(g.weight_hh, at, "weight_hh", 3 * h, h, required: true, weights: true)!,
             biasIH: try check.tensor(g.bias_ih, at, "bias_ih", 3 * h, required: false),
             biasHH: try check.tensor(g.bias_hh, at, "bias_hh", 3 * h, required: false))
         c.resetBeforeMatmul = g.reset_before_matmul != 0
@@ -379,8 +379,8 @@ private func cell(_ layer: Recur__Layer, _ at: Place, _ inputWidth: Int, _ check
         let h = try check.dimension(n.hidden_size, at, "hidden_size")
         var c = CellDescription(
             kind: .rnn, inputSize: i, hiddenSize: h,
-            weightIH: try check.tensor(n.weight_ih, at, "weight_ih", h, i, required: true)!,
-            weightHH: try check.tensor(n.weight_hh, at, "weight_hh", h, h, required: true)!,
+            weightIH: try check.tensor(n.weight_ih, at, "weight_ih", h, i, required: true, weights: true)!,
+            weightHH: try check.tensor(n.weight_hh, at, "weight_hh", h, h, required: true, weights: true)!,
             biasIH: try check.tensor(n.bias_ih, at, "bias_ih", h, required: false),
             biasHH: try check.tensor(n.bias_hh, at, "bias_hh", h, required: false))
         c.clip = try check.limit(n.clip, at, "clip")
@@ -433,8 +433,10 @@ private struct Checks {
 
     /// Checks one tensor against the shape the layer needs ([rows] or
     /// [rows, columns]): rank, every dimension, element type and byte count.
+    /// Weight matrices (`weights`) may also be BFLOAT16, or INT8 with a
+    /// finite scale per row.
     func tensor(_ pointer: UnsafeMutablePointer<Recur__Tensor>?, _ at: Place, _ field: StaticString,
-                _ rows: Int, _ columns: Int? = nil, required: Bool) throws(RecurError) -> TensorView? {
+                _ rows: Int, _ columns: Int? = nil, required: Bool, weights: Bool = false) throws(RecurError) -> TensorView? {
         guard let t = pointer?.pointee else {
             if required { throw RecurError(.badModel, "\(at.text(field)) is missing") }
             return nil
@@ -445,7 +447,12 @@ private struct Checks {
             let expected = columns.map { "[\(rows), \($0)]" } ?? "[\(rows)]"
             throw RecurError(.badModel, "\(at.text(field)) has shape [\(shape.map { String($0) }.joined(separator: ", "))], expected \(expected)")
         }
-        guard t.dtype == RECUR__DATA_TYPE__FLOAT32 else {
+        let type: ElementType
+        switch t.dtype {
+        case RECUR__DATA_TYPE__FLOAT32: type = .float32
+        case RECUR__DATA_TYPE__BFLOAT16 where weights && columns != nil: type = .bfloat16
+        case RECUR__DATA_TYPE__INT8 where weights && columns != nil: type = .int8
+        default:
             let name: String
             switch t.dtype.rawValue {
             case 0: name = "DATA_TYPE_UNSPECIFIED"
@@ -454,13 +461,26 @@ private struct Checks {
             case 4: name = "INT8"
             default: name = String(t.dtype.rawValue)
             }
-            throw RecurError(.unsupported, "\(at.text(field)) has element type \(name), this version reads FLOAT32 only")
+            let reads = weights ? "FLOAT32, BFLOAT16 or INT8" : "FLOAT32 only (BFLOAT16 and INT8 are for weight matrices)"
+            throw RecurError(.unsupported, "\(at.text(field)) has element type \(name), this version reads \(reads)")
         }
+        let size = type == .float32 ? 4 : type == .bfloat16 ? 2 : 1
         let (count, overflow) = rows.multipliedReportingOverflow(by: columns ?? 1)
         guard !overflow, count <= Int.max / 4 else { throw RecurError(.tooLarge, "\(at.text(field)): element count overflows") }
-        guard t.data.len == count &* 4 else {
-            throw RecurError(.badModel, "\(at.text(field)) has \(t.data.len) bytes, expected \(count) float32 = \(count &* 4) bytes")
+        guard t.data.len == count &* size else {
+            throw RecurError(.badModel, "\(at.text(field)) has \(t.data.len) bytes, expected \(count) \(type) = \(count &* size) bytes")
         }
-        return TensorView(base: UnsafeRawPointer(t.data.data!), count: count)
+        if type == .int8 {
+            guard t.n_scales == rows else {
+                throw RecurError(.badModel, "\(at.text(field)) is INT8 with \(t.n_scales) scales, expected one per row: \(rows)")
+            }
+            for r in 0..<rows where !t.scales[r].isFinite {
+                throw RecurError(.badModel, "\(at.text(field)): the scale of row \(r) is \(t.scales[r]), expected a finite value")
+            }
+        } else if t.n_scales != 0 {
+            throw RecurError(.badModel, "\(at.text(field)) has \(t.n_scales) scales, which only INT8 tensors have")
+        }
+        return TensorView(base: UnsafeRawPointer(t.data.data!), count: count, type: type, columns: columns ?? 1,
+                          scales: type == .int8 ? UnsafePointer(t.scales) : nil)
     }
 }

@@ -53,8 +53,14 @@ def models():
 def main(out):
     for kind in ("file", "proto"):
         (out / kind).mkdir(parents=True, exist_ok=True)
+    reduced = {"lstm": "int8", "gru_reset_after_dense": "bf16", "token_attention_additive": "int8"}
     for name, layers in models().items():
         payload = writer.to_message(layers, producer="make_corpus.py", metadata={"seed": name}).SerializeToString()
+        if name in reduced:  # format version 4: the same model with reduced weights, a seed of its own
+            weights = reduced[name]
+            quantized = writer.to_message(layers, producer="make_corpus.py", metadata={"seed": name}, weights=weights)
+            (out / "proto" / f"{name}_{weights}").write_bytes(quantized.SerializeToString())
+            (out / "file" / f"{name}_{weights}").write_bytes(writer.frame(quantized.SerializeToString()))
         (out / "proto" / name).write_bytes(payload)
         (out / "file" / name).write_bytes(writer.frame(payload))
 

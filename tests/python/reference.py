@@ -9,7 +9,16 @@ from recur import recur_pb2 as pb
 
 
 def _array(t):
-    return np.frombuffer(t.data, dtype="<f4").astype(np.float64).reshape(tuple(t.shape))
+    """A tensor's values in float64, read from the file as its element type says
+    (bfloat16: the high half of a float32; int8: times its row's scale)."""
+    shape = tuple(t.shape)
+    if t.dtype == pb.BFLOAT16:
+        halves = np.frombuffer(t.data, dtype="<u2").astype(np.uint32) << 16
+        return halves.view(np.float32).astype(np.float64).reshape(shape)
+    if t.dtype == pb.INT8:
+        q = np.frombuffer(t.data, dtype=np.int8).astype(np.float64).reshape(shape)
+        return q * np.asarray(t.scales, dtype=np.float32).astype(np.float64)[:, None]
+    return np.frombuffer(t.data, dtype="<f4").astype(np.float64).reshape(shape)
 
 
 def _opt(message, name, shape):

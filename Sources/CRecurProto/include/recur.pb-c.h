@@ -32,8 +32,9 @@ typedef struct Recur__Model Recur__Model;
 /* --- enums --- */
 
 /*
- * Element type of a tensor's data. Only FLOAT32 is accepted by format
- * version 1 to 3 readers; the others are reserved for quantised weights.
+ * Element type of a tensor's data. Format version 4 readers accept
+ * BFLOAT16 and INT8 for weight matrices (docs/quantization.md); every other
+ * tensor, and every tensor of an older version, is FLOAT32.
  */
 typedef enum _Recur__DataType {
   RECUR__DATA_TYPE__DATA_TYPE_UNSPECIFIED = 0,
@@ -46,11 +47,11 @@ typedef enum _Recur__DataType {
    */
   RECUR__DATA_TYPE__FLOAT16 = 2,
   /*
-   * reserved
+   * format version 4: the high 16 bits of a binary32, little-endian
    */
   RECUR__DATA_TYPE__BFLOAT16 = 3,
   /*
-   * reserved
+   * format version 4: two's complement, value = q * scales[row]
    */
   RECUR__DATA_TYPE__INT8 = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(RECUR__DATA_TYPE)
@@ -169,10 +170,15 @@ struct  Recur__Tensor
   uint64_t *shape;
   Recur__DataType dtype;
   ProtobufCBinaryData data;
+  /*
+   * Format version 4, INT8 only: one scale per row (shape[0] of them), finite.
+   */
+  size_t n_scales;
+  float *scales;
 };
 #define RECUR__TENSOR__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&recur__tensor__descriptor) \
-    , 0,NULL, RECUR__DATA_TYPE__DATA_TYPE_UNSPECIFIED, {0,NULL} }
+    , 0,NULL, RECUR__DATA_TYPE__DATA_TYPE_UNSPECIFIED, {0,NULL}, 0,NULL }
 
 
 struct  Recur__Function

@@ -80,7 +80,9 @@ def info(path, out):
     parameters = sum(layer.parameters for layer in model.layers)
     floats = lambda n: f"{n} float{'' if n == 1 else 's'} per step"
     takes = f"one token per step (vocabulary {model.vocab_size})" if model.vocab_size else floats(model.input_size)
-    print(f"{path}: {os.path.getsize(path):,} bytes, {parameters:,} parameters (float32)", file=out)
+    types = sorted({layer.weights for layer in model.layers if layer.parameters} - {"fp32"})
+    stored = "float32" if not types else f"{' and '.join(types)} weight matrices, float32 elsewhere"
+    print(f"{path}: {os.path.getsize(path):,} bytes, {parameters:,} parameters ({stored})", file=out)
     print(f"  input: {takes}; output: {floats(model.output_size)}", file=out)
     print(f"  a stream: {_stream_bytes(model):,} bytes; a snapshot: {model.snapshot_size:,} bytes"
           f"{' and its memory rows' if any(layer.kind == 'attention' for layer in model.layers) else ''}; "
@@ -156,16 +158,32 @@ def _open(path, mode):
     return open(path, mode, newline="")
 
 
+def _first_path(args):
+    """The first positional argument of `recur convert` (options that take
+    a value skip it), or ""."""
+    valued = {"--weights", "--tolerance", "--steps", "--bind", "--test-data"}
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in valued:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return ""
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "convert":
-        if len(argv) > 1 and argv[1].lower().endswith(".json"):
+        source = _first_path(argv[1:]).lower()  # the converter goes by the model's extension
+        if source.endswith(".json"):
             from .rtneural_import import main as rtneural_main
             return rtneural_main(argv[1:])
-        if len(argv) > 1 and argv[1].lower().endswith(".keras"):
+        if source.endswith(".keras"):
             from .keras_import import main as keras_main
             return keras_main(argv[1:])
-        if len(argv) > 1 and argv[1].lower().endswith((".pt2", ".pt", ".pth")):
+        if source.endswith((".pt2", ".pt", ".pth")):
             from .torch_import import main as torch_main
             return torch_main(argv[1:])
         try:

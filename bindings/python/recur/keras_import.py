@@ -26,7 +26,8 @@ import os
 import numpy as np
 
 from . import writer
-from .conversion import ConversionError, Report, failed, run_layers, write  # noqa: F401 (keras_import.ConversionError)
+from .conversion import (ConversionError, Report, add_weights_argument, failed, run_layers,  # noqa: F401
+                         write)  # (keras_import.ConversionError)
 
 
 # Keras function name -> Recur function (name, alpha, beta).
@@ -281,13 +282,15 @@ class _fresh_states:
                 state.assign(value)
 
 
-def from_keras(model, steps=300, tolerance=1e-5, verify=True, seed=0):
+def from_keras(model, steps=300, tolerance=1e-5, verify=True, seed=0, weights="fp32"):
     """(layers, Report) for a Keras 3 model: the layers for recur.save, and
     the largest difference from Keras's own outputs over a random sequence
     of `steps` steps (inputs ~ N(0, 3²), or random tokens), which must be
-    within `tolerance` (ConversionError otherwise)."""
+    within `tolerance` (ConversionError otherwise). `weights` ("bf16",
+    "int8") checks the layers with reduced weight matrices, against their
+    budget (docs/quantization.md); save them with recur.save(..., weights=)."""
     layers, notes, order, last_only = convert(model)
-    report = Report(notes, "Keras", output_order=order)
+    report = Report(notes, "Keras", output_order=order, weights=weights)
     if not verify:
         return layers, report
     rng = np.random.default_rng(seed)
@@ -299,7 +302,7 @@ def from_keras(model, steps=300, tolerance=1e-5, verify=True, seed=0):
         batch = xs.reshape(1, steps, -1)
     with _fresh_states(model):
         want = np.asarray(model.predict(batch, verbose=0), dtype=np.float64)
-    got = run_layers(layers, xs)
+    got = run_layers(layers, xs, weights=weights)
     if last_only:
         got = got[0 if last_only == "first" else -1]
         want = want.reshape(got.shape)
@@ -322,6 +325,7 @@ def main(argv):
                         "accepted (default 1e-5)")
     parser.add_argument("--steps", type=int, default=300, help="steps of the verification sequence (default 300)")
     parser.add_argument("--no-verify", action="store_true", help="do not run Keras against the result")
+    add_weights_argument(parser)
     args = parser.parse_args(argv)
     os.environ.setdefault("KERAS_BACKEND", "torch")
     try:
@@ -331,7 +335,7 @@ def main(argv):
         return 1
     try:
         model = keras.saving.load_model(args.model, safe_mode=True)
-        layers, report = from_keras(model, args.steps, args.tolerance, not args.no_verify)
+        layers, report = from_keras(model, args.steps, args.tolerance, not args.no_verify, weights=args.weights)
     except (ConversionError, OSError, ValueError) as exc:
         return failed(args.model, exc)
     return write(args.model, args.output, layers, report, "Keras")

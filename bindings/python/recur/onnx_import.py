@@ -503,17 +503,19 @@ def _time_axis(dims, steps):
     return 0, steps  # both symbolic: time first, the ONNX default
 
 
-def verify(path, converter, layers, steps=300, tolerance=1e-4, seed=0):
+def verify(path, converter, layers, steps=300, tolerance=1e-4, seed=0, weights="fp32"):
     """Runs onnxruntime on the ONNX model and recur on the converted layers
     over the same random sequence (inputs of scale 3, so that gates
     saturate; random initial states for state inputs) and returns the
     largest absolute difference of the output. Raises ConversionError above
-    `tolerance`."""
+    `tolerance` (for reduced `weights`, beyond their budget:
+    docs/quantization.md)."""
     import onnxruntime as ort
 
     from . import runtime
+    from .conversion import BUDGETS, tolerance_for
     rng = np.random.default_rng(seed)
-    model = runtime.Model(writer.dumps(layers))
+    model = runtime.Model(writer.dumps(layers, weights=weights))
     feeds = {}
     graph_input = converter.input
     dims = [d.dim_value for d in graph_input.type.tensor_type.shape.dim]
@@ -571,7 +573,11 @@ def verify(path, converter, layers, steps=300, tolerance=1e-4, seed=0):
                               f"recur {got.shape}")
     err = float(np.abs(got.astype(np.float64) - want).max())
     detail = f"verified over {steps} steps against onnxruntime {ort.__version__}: max abs difference {err:.2e}"
+    tolerance = tolerance_for(weights, tolerance, want)
     if not err <= tolerance:
+        if weights != "fp32":
+            raise ConversionError(f"{detail}, above the {weights} budget ({BUDGETS[weights]:.0%} of the largest "
+                                  f"output: {tolerance:.3g}); choose wider weights")
         raise ConversionError(f"{detail}, above the tolerance {tolerance:g}; the converted model does not compute "
                               f"what the ONNX graph computes (outputs: {names})")
     return err, detail
@@ -612,6 +618,8 @@ def main(argv):
                         help="largest absolute difference from onnxruntime accepted (default 1e-4)")
     parser.add_argument("--steps", type=int, default=300, help="steps of the verification sequence (default 300)")
     parser.add_argument("--no-verify", action="store_true", help="do not run onnxruntime against the result")
+    from .conversion import add_weights_argument
+    add_weights_argument(parser)
     args = parser.parse_args(argv)
     bind = {}
     for item in args.bind:
@@ -644,11 +652,12 @@ def main(argv):
             return 1
         try:
             stage(f"verifying against onnxruntime over {args.steps} steps")
-            _, verified = verify(args.onnx_model, converters[0], layers, args.steps, args.tolerance)
+            _, verified = verify(args.onnx_model, converters[0], layers, args.steps, args.tolerance,
+                                 weights=args.weights)
         except ConversionError as exc:
             print(f"recur convert: {args.onnx_model}: {exc}", file=sys.stderr)
             return 1
-    size = writer.save(args.output, layers, producer=f"recur convert {args.onnx_model}")
+    size = writer.save(args.output, layers, producer=f"recur convert {args.onnx_model}", weights=args.weights)
     from .cli import info
     info(args.output, sys.stdout)
     print(f"{args.output}: {len(layers)} layers, {size} bytes; {verified}")

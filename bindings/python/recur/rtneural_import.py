@@ -34,7 +34,7 @@ import json
 import numpy as np
 
 from . import keras_import
-from .conversion import ConversionError, Report, failed, run_layers, write
+from .conversion import ConversionError, Report, add_weights_argument, failed, run_layers, write
 
 
 _FUNCTIONS = {"tanh", "sigmoid", "relu", "elu", "linear", ""}
@@ -239,12 +239,13 @@ def reference(source, xs):
     return np.array(out)
 
 
-def verify(source, layers, steps=300, seed=0):
-    """(Recur's outputs, the file's float64 reference) for `layers` over a
-    random sequence (inputs × 3) of `steps` steps."""
+def verify(source, layers, steps=300, seed=0, weights="fp32"):
+    """(Recur's outputs, the file's float64 reference) for `layers` (their
+    weight matrices stored as `weights`) over a random sequence (inputs × 3)
+    of `steps` steps."""
     inputs = layers[0].input_size
     xs = (np.random.default_rng(seed).standard_normal((steps, inputs)) * 3).astype(np.float32)
-    return run_layers(layers, xs), reference(source, xs)
+    return run_layers(layers, xs, weights=weights), reference(source, xs)
 
 
 def main(argv):
@@ -257,12 +258,13 @@ def main(argv):
                         help="largest absolute difference from the float64 reference accepted (default 1e-5)")
     parser.add_argument("--steps", type=int, default=300, help="steps of the verification sequence (default 300)")
     parser.add_argument("--no-verify", action="store_true", help="do not check the result")
+    add_weights_argument(parser)
     args = parser.parse_args(argv)
     try:
         layers, notes = convert(args.model)
-        report = Report(notes, "a float64 reading of the file")
+        report = Report(notes, "a float64 reading of the file", weights=args.weights)
         if not args.no_verify:
-            report.compare(*verify(args.model, layers, args.steps), args.tolerance)
+            report.compare(*verify(args.model, layers, args.steps, weights=args.weights), args.tolerance)
     except (ConversionError, OSError) as exc:
         return failed(args.model, exc)
     return write(args.model, args.output, layers, report, "RTNeural JSON")

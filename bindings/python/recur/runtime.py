@@ -142,6 +142,7 @@ def _options(limits):
 
 _KINDS = ("lstm", "gru", "rnn", "dense", "embedding", "softmax", "attention")
 _SCORES = ("dot", "general", "additive")  # recur_attention_score
+_ELEMENT_TYPES = {1: "fp32", 3: "bf16", 4: "int8"}  # recur_layer_info.element_type: how the file stores the weights
 _DIRECTIONS = ("forward", "reverse", "bidirectional")
 _OPTIONS = ("bias", "initial_state", "clip", "peephole", "coupled", "cell_clip", "projection", "proj_clip",
             "layer_norm", "reset_before", "peephole_matrix",
@@ -153,8 +154,8 @@ _PARAMETERS = {"affine": "ab", "leaky_relu": "a", "thresholded_relu": "a", "scal
                "elu": "a"}  # which of alpha, beta each function uses
 
 Layer = collections.namedtuple("Layer", "kind direction name input_size output_size hidden_size proj_size "
-                                        "vocab_size parameters options functions memory_size score units scale",
-                               defaults=(0, None, 0, None))
+                                        "vocab_size parameters options functions memory_size score units scale "
+                                        "weights", defaults=(0, None, 0, None, "fp32"))
 Layer.__doc__ = """One layer as the file describes it (recur_model_layer_info): kind
 ("lstm", "gru", "rnn", "dense", "embedding", "softmax"), direction
 ("forward", "reverse", "bidirectional"; None for other layers), name, sizes,
@@ -190,7 +191,8 @@ def _layers(handle, count):
                          tuple(_function(info.functions[k], info.alpha[k], info.beta[k])
                                for k in range(min(info.function_count, 3))),
                          info.memory_size, _SCORES[info.score] if attention and 0 <= info.score < 3 else None,
-                         info.units, info.scale if attention else None))
+                         info.units, info.scale if attention else None,
+                         _ELEMENT_TYPES.get(info.element_type, f"type {info.element_type}")))
     return tuple(out)
 
 

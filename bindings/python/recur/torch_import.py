@@ -32,7 +32,7 @@ import operator
 import numpy as np
 
 from . import writer
-from .conversion import ConversionError, Report, failed, run_layers, write
+from .conversion import ConversionError, Report, add_weights_argument, failed, run_layers, write
 
 
 def _np(t):
@@ -322,16 +322,20 @@ def _sequence(example, batch_first, tokens):
                           f"{'(1, T, features)' if batch_first else '(T, 1, features)'} or token ids (T,)")
 
 
-def from_torch(module, example_input=None, tolerance=1e-5, verify=True, steps=300, seed=0, memory=None):
+def from_torch(module, example_input=None, tolerance=1e-5, verify=True, steps=300, seed=0, memory=None,
+               weights="fp32"):
     """(layers, Report) for a PyTorch module: the layers for recur.save and
     the largest difference between the module's outputs and Recur's on
     example_input (or a random sequence of `steps` steps), which must be
     within `tolerance` (ConversionError otherwise). With attention, the
-    check sets `memory` (rows, memory_size) (or random rows) on it."""
+    check sets `memory` (rows, memory_size) (or random rows) on it.
+    `weights` ("bf16", "int8") checks the layers with reduced weight
+    matrices, against their budget (docs/quantization.md); save them with
+    recur.save(..., weights=)."""
     import torch
     layers, notes, batch_first, memory_batch_first = convert(module)
     attention = [i for i, layer in enumerate(layers) if isinstance(layer, writer.Attention)]
-    report = Report(notes, "PyTorch")
+    report = Report(notes, "PyTorch", weights=weights)
     if not verify:
         return layers, report
     tokens = isinstance(layers[0], writer.Embedding)
@@ -371,7 +375,7 @@ def from_torch(module, example_input=None, tolerance=1e-5, verify=True, steps=30
         module.train(was_training)
     if isinstance(want, tuple):  # a bare recurrent module
         want = want[0]
-    got = run_layers(layers, xs, {i: rows for i in attention})
+    got = run_layers(layers, xs, {i: rows for i in attention}, weights)
     report.compare(got, want.detach().cpu().numpy().reshape(len(xs), -1), tolerance)
     return layers, report
 
@@ -502,13 +506,13 @@ def convert_exported(program):
     return chain.layers, chain.notes, chain.batch_first, shape
 
 
-def from_exported(program, tolerance=1e-5, verify=True, seed=0):
+def from_exported(program, tolerance=1e-5, verify=True, seed=0, weights="fp32"):
     """(layers, Report) for a torch.export ExportedProgram (torch.export.load
     of a .pt2 file), verified on a random input of the shape it was
     exported with."""
     import torch
     layers, notes, batch_first, shape = convert_exported(program)
-    report = Report(notes, "PyTorch (torch.export)")
+    report = Report(notes, "PyTorch (torch.export)", weights=weights)
     if not verify:
         return layers, report
     rng = np.random.default_rng(seed)
@@ -520,7 +524,7 @@ def from_exported(program, tolerance=1e-5, verify=True, seed=0):
     with torch.no_grad():
         want = program.module()(example)
     want = want[0] if isinstance(want, (tuple, list)) else want
-    report.compare(run_layers(layers, xs), want.numpy().reshape(len(xs), -1), tolerance)
+    report.compare(run_layers(layers, xs, weights=weights), want.numpy().reshape(len(xs), -1), tolerance)
     return layers, report
 
 
@@ -536,11 +540,13 @@ def main(argv):
     parser.add_argument("--tolerance", type=float, default=1e-5, help="largest absolute difference from PyTorch "
                         "accepted (default 1e-5)")
     parser.add_argument("--no-verify", action="store_true", help="do not run PyTorch against the result")
+    add_weights_argument(parser)
     args = parser.parse_args(argv)
     import torch
     try:
         if args.model.lower().endswith(".pt2"):
-            layers, report = from_exported(torch.export.load(args.model), args.tolerance, not args.no_verify)
+            layers, report = from_exported(torch.export.load(args.model), args.tolerance, not args.no_verify,
+                                           weights=args.weights)
         elif not args.trust:
             raise ConversionError("a pickled module is code as well as weights: unpickling runs whatever the file "
                                   "says. Pass --trust for a file you trust, or save the module with "
@@ -550,7 +556,7 @@ def main(argv):
             if not isinstance(module, torch.nn.Module):
                 raise ConversionError(f"the file holds a {type(module).__name__}, not a module (a state_dict has "
                                       "no architecture: load it into its module and pass that to recur.from_torch)")
-            layers, report = from_torch(module, None, args.tolerance, not args.no_verify)
+            layers, report = from_torch(module, None, args.tolerance, not args.no_verify, weights=args.weights)
     except (ConversionError, OSError, RuntimeError, ValueError) as exc:
         return failed(args.model, exc)
     return write(args.model, args.output, layers, report, "PyTorch")

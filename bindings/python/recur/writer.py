@@ -13,8 +13,66 @@ from . import recur_pb2 as pb
 # The newest format version this writer knows. Each file gets the oldest
 # version that computes it correctly (docs/format.md, "Versions"): 1; 2
 # when an LSTM uses full peephole matrices or output_peephole_previous; 3
-# when the model has an attention layer.
-FORMAT_VERSION = 3
+# when the model has an attention layer; 4 with BFLOAT16 or INT8 weights.
+FORMAT_VERSION = 4
+
+# What `weights=` may ask for (docs/quantization.md): the element type of
+# every weight matrix in the file. Biases, peepholes, layer norms, initial
+# states and attention's v stay float32.
+WEIGHT_TYPES = ("fp32", "bf16", "int8")
+# The weight matrices of each layer kind, by field name.
+_WEIGHT_FIELDS = {"lstm": ("weight_ih", "weight_hh", "weight_proj", "peephole_matrix"),
+                  "gru": ("weight_ih", "weight_hh"), "rnn": ("weight_ih", "weight_hh"),
+                  "dense": ("weight",), "embedding": ("weight",),
+                  "attention": ("weight", "weight_query", "weight_memory")}
+
+
+def bfloat16(a):
+    """float32 values rounded to the nearest bfloat16 (ties to even), as
+    the uint16 high halves. NaN stays NaN; values past bfloat16's largest
+    finite one become infinities, as rounding says."""
+    bits = np.ascontiguousarray(a, dtype="<f4").view("<u4").astype(np.uint64)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
+    nan = np.isnan(np.asarray(a, dtype=np.float32))
+    return np.where(nan, (bits >> 16) | 0x40, rounded).astype("<u2")
+
+
+def int8(a):
+    """Symmetric int8 with one scale per row: (q, scales), a ≈ q * scales[:, None],
+    q in [-127, 127], scale = max |row| / 127 (1 for a row of zeros)."""
+    a = np.asarray(a, dtype=np.float32)
+    peak = np.abs(a).max(axis=1) if a.size else np.zeros(a.shape[0], np.float32)
+    scales = np.where(peak > 0, peak / 127, 1).astype(np.float32)
+    q = np.clip(np.rint(a / scales[:, None]), -127, 127).astype(np.int8)
+    return q, scales
+
+
+def quantize(model, weights):
+    """Stores every weight matrix of a recur.Model message as `weights`
+    ("bf16" or "int8"; "fp32" leaves it), and raises its format version to 4."""
+    if weights not in WEIGHT_TYPES:
+        raise ValueError(f"weights must be one of {', '.join(WEIGHT_TYPES)}, not {weights!r}")
+    if weights == "fp32":
+        return model
+    for layer in model.layers:
+        kind = layer.WhichOneof("kind")
+        cells = [getattr(layer, kind)]
+        if layer.WhichOneof("backward"):
+            cells.append(getattr(layer, layer.WhichOneof("backward")))
+        for cell in cells:
+            for name in _WEIGHT_FIELDS.get(kind, ()):
+                if not cell.HasField(name):
+                    continue
+                t = getattr(cell, name)
+                a = np.frombuffer(t.data, dtype="<f4").reshape(tuple(t.shape))
+                if weights == "bf16":
+                    t.data, t.dtype = bfloat16(a).tobytes(), pb.BFLOAT16
+                else:
+                    q, scales = int8(a)
+                    t.data, t.dtype = q.tobytes(), pb.INT8
+                    t.scales.extend(scales.tolist())
+    model.format_version = max(model.format_version, 4)
+    return model
 
 # Function names and ONNX's default (alpha, beta) for each.
 FUNCTIONS = {
@@ -356,8 +414,9 @@ def _tensor(a):
     return pb.Tensor(shape=list(a.shape), dtype=pb.FLOAT32, data=a.tobytes())
 
 
-def to_message(layers, producer="recur-python", metadata=None):
-    """The recur.Model protobuf message for `layers`."""
+def to_message(layers, producer="recur-python", metadata=None, weights="fp32"):
+    """The recur.Model protobuf message for `layers`, its weight matrices
+    stored as `weights` ("fp32", "bf16" or "int8": docs/quantization.md)."""
     layers = list(layers)
     if not layers:
         raise ValueError("a model needs at least one layer")
@@ -403,7 +462,7 @@ def to_message(layers, producer="recur-python", metadata=None):
         width = layer.output_size
     for key, value in (metadata or {}).items():
         model.metadata.add(key=str(key), value=str(value))
-    return model
+    return quantize(model, weights)
 
 
 def frame(payload):
@@ -412,14 +471,15 @@ def frame(payload):
                               compression_level=lz4.frame.COMPRESSIONLEVEL_MINHC)
 
 
-def dumps(layers, producer="recur-python", metadata=None):
-    """The bytes of a .recur file for `layers`."""
-    return frame(to_message(layers, producer, metadata).SerializeToString())
+def dumps(layers, producer="recur-python", metadata=None, weights="fp32"):
+    """The bytes of a .recur file for `layers` (weights: "fp32", "bf16" or "int8")."""
+    return frame(to_message(layers, producer, metadata, weights).SerializeToString())
 
 
-def save(path, layers, producer="recur-python", metadata=None):
-    """Writes `layers` (recur.LSTM / GRU / Dense, applied in order) to `path`."""
-    data = dumps(layers, producer, metadata)
+def save(path, layers, producer="recur-python", metadata=None, weights="fp32"):
+    """Writes `layers` (recur.LSTM / GRU / Dense, applied in order) to
+    `path`, the weight matrices as `weights` ("fp32", "bf16" or "int8")."""
+    data = dumps(layers, producer, metadata, weights)
     with open(path, "wb") as f:
         f.write(data)
     return len(data)

@@ -1,0 +1,152 @@
+"""bf16 and int8 weights (format version 4, docs/quantization.md): the
+writer's rounding against PyTorch's bfloat16 and against the int8
+definition; files with reduced weights computed exactly as their stored
+values say (against the float64 reference, which reads them itself);
+each type within its documented error budget on the fidelity fixtures
+and the bundled models; the converters' --weights and their budget."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import recur
+from conftest import ROOT
+from reference import Reference
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import quantization_budget as budget  # noqa: E402
+
+TOL = 1e-5
+
+
+def test_bfloat16_rounds_as_pytorch_does():
+    import torch
+    rng = np.random.default_rng(0)
+    a = np.concatenate([rng.normal(0, 1, 5000), rng.normal(0, 1e-30, 100), [0.0, -0.0, 1e38, -3.4e38, 3.39e38],
+                        # halfway cases: ties go to the even bfloat16
+                        np.array([0x3F808000, 0x3F818000, 0x7F7F8000], np.uint32).view(np.float32)]).astype(np.float32)
+    want = torch.from_numpy(a).to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
+    assert np.array_equal(recur.writer.bfloat16(a), want)
+    nan = recur.writer.bfloat16(np.array([np.nan], np.float32)).astype(np.uint32) << 16
+    assert np.isnan(nan.view(np.float32)).all()
+
+
+def test_int8_is_symmetric_per_row():
+    rng = np.random.default_rng(1)
+    a = rng.normal(0, 1, (40, 33)).astype(np.float32) * rng.uniform(0.01, 10, (40, 1)).astype(np.float32)
+    a[3] = 0
+    q, scales = recur.writer.int8(a)
+    assert q.dtype == np.int8 and np.abs(q).max() <= 127 and scales[3] == 1
+    assert np.allclose(scales[np.arange(40) != 3], np.abs(a).max(1)[np.arange(40) != 3] / 127)
+    assert (np.abs(q * scales[:, None] - a) <= scales[:, None] / 2 * 1.0001).all()
+    assert (np.abs(q).max(1)[np.arange(40) != 3] == 127).all()
+
+
+def models():
+    rng = np.random.default_rng(2)
+    u = lambda *s: rng.uniform(-0.5, 0.5, size=s).astype(np.float32)
+    return {
+        "lstm_dense": [recur.LSTM(u(64, 7), u(64, 16), u(64), u(64)), recur.Dense(u(3, 16), u(3), "tanh")],
+        "gru_projection": [recur.GRU(u(60, 5), u(60, 20), u(60), None),
+                           recur.LSTM(u(48, 20), u(48, 6), u(48), u(48), weight_proj=u(6, 12), peephole_matrix=u(36, 12))],
+        "token_attention": [recur.Embedding(u(11, 6)), recur.LSTM(u(32, 6), u(32, 8), u(32), u(32)),
+                            recur.Attention("additive", 8, 5, weight_query=u(4, 8), weight_memory=u(4, 5), bias=u(4),
+                                            v=u(4)), recur.Dense(u(11, 13), u(11))],
+    }
+
+
+@pytest.mark.parametrize("weights", ["bf16", "int8"])
+@pytest.mark.parametrize("name", list(models()))
+def test_reduced_files_compute_their_stored_weights(name, weights):
+    """Recur widens the stored weights when it loads them: its outputs are
+    the float64 reference's, which reads the same file (bfloat16 halves,
+    int8 times scales) on its own."""
+    layers = models()[name]
+    data = recur.dumps(layers, weights=weights)
+    message = recur.load_message(data)
+    assert message.format_version == 4
+    model = recur.Model(data)
+    assert {layer.weights for layer in model.layers if layer.kind not in ("softmax",)} == {weights}
+    rng = np.random.default_rng(3)
+    ref = Reference(data)
+    stream = model.stream()
+    if model.vocab_size:
+        xs = rng.integers(0, model.vocab_size, size=200)
+        rows = rng.normal(0, 1, (9, 5)).astype(np.float32)
+        stream.set_memory(2, rows)
+        ref.set_memory(2, rows)
+        got = stream.run_tokens(xs)
+    else:
+        xs = rng.normal(0, 2, (200, model.input_size)).astype(np.float32)
+        got = stream.run(xs)
+    assert np.abs(got - ref.run(xs)).max() <= TOL
+    # Smaller files: bf16 halves the weight matrices, int8 quarters them (plus a scale per row; biases stay).
+    assert len(data) < len(recur.dumps(layers)) * (0.75 if weights == "bf16" else 0.5)
+
+
+@pytest.mark.parametrize("weights", ["bf16", "int8"])
+def test_fidelity_fixtures_within_budget(weights):
+    for path in budget.FIXTURES:
+        _, relative = budget.output_error(path, weights)
+        assert relative <= budget.BUDGETS[weights]["relative"], (path.name, relative)
+
+
+def test_bundled_models_within_budget(tmp_path):
+    """The applications' own measures: the forecaster's error, the language
+    model's bits per character, the translator's exact match."""
+    apps = budget.applications(tmp_path)
+    mae, bpc, exact = apps["fp32"]
+    for weights in budget.TYPES:
+        b = budget.BUDGETS[weights]
+        w_mae, w_bpc, w_exact = apps[weights]
+        assert abs(w_mae - mae) <= b["mae"], (weights, w_mae, mae)
+        assert w_bpc - bpc <= b["bpc"], (weights, w_bpc, bpc)
+        assert exact - w_exact <= b["exact"], (weights, w_exact, exact)
+    for path in budget.BUNDLED:  # bf16 also keeps every raw output within its budget
+        assert budget.output_error(path, "bf16")[1] <= budget.BUDGETS["bf16"]["relative"], path.name
+
+
+def test_converters_check_against_the_budget(tmp_path):
+    import torch
+    from torch import nn
+    torch.manual_seed(0)
+    lstm = nn.LSTM(4, 32)
+    for weights in ("bf16", "int8"):
+        layers, report = recur.from_torch(lstm, weights=weights)
+        assert report.weights == weights and 1e-5 < report.max_error <= report.tolerance
+    # Weights so large that int8's rounding makes the recurrence diverge: refused, naming the budget.
+    with torch.no_grad():
+        for p in lstm.parameters():
+            p.mul_(40)
+    with pytest.raises(recur.conversion.ConversionError, match="int8 budget"):
+        recur.from_torch(lstm, weights="int8")
+    with pytest.raises(ValueError, match="weights must be one of"):
+        recur.from_torch(lstm, weights="fp16")
+
+
+def test_convert_cli_writes_reduced_weights(tmp_path):
+    import torch
+    from torch import nn
+    torch.manual_seed(1)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(3, 24, batch_first=True)
+            self.head = nn.Linear(24, 2)
+
+        def forward(self, x):
+            return self.head(self.gru(x)[0])
+
+    path = tmp_path / "net.pt2"
+    torch.export.save(torch.export.export(Net().eval(), (torch.zeros(1, 20, 3),)), path)
+    out = tmp_path / "net.recur"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings" / "python"))
+    done = subprocess.run([sys.executable, "-m", "recur", "convert", "--weights", "int8", str(path), str(out)],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "(int8 weights)" in done.stdout
+    assert {layer.weights for layer in recur.Model(out).layers} == {"int8"}
+    assert recur.load_message(out.read_bytes()).format_version == 4
