@@ -190,7 +190,8 @@ static void fuzz_inspect(recur_model *m) {
         recur_layer_info info = {.struct_size = sizeof info};
         FUZZ_CHECK(recur_model_layer_info(m, l, &info) == RECUR_OK && info.name != NULL, "recur_model_layer_info");
         FUZZ_CHECK(info.input_size == (info.kind == RECUR_LAYER_EMBEDDING ? 1 : width), "layers chain");
-        FUZZ_CHECK((unsigned)info.kind <= RECUR_LAYER_ATTENTION && info.element_type == 1, "a known kind and type");
+        FUZZ_CHECK((unsigned)info.kind <= RECUR_LAYER_ATTENTION &&
+                   (info.element_type == 1 || info.element_type == 3 || info.element_type == 4), "a known kind and type");
         FUZZ_CHECK(info.kind != RECUR_LAYER_ATTENTION || info.output_size == info.memory_size + info.input_size,
                    "an attention layer gives [context, query]");
         total += strlen(info.name);
