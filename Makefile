@@ -269,29 +269,29 @@ fuzz-%: $(OUT)/fuzz/fuzz_%
 	@grep -E "^#[0-9]+.*DONE|^stat::|^Done" $(OUT)/fuzz/fuzz-$*.log
 	$(FUZZ_ENV) $< -runs=0 -print_coverage=1 $(OUT)/fuzz/corpus-$* $(FUZZ_INPUTS) 2>&1 | $(PYTHON) tests/fuzz/coverage.py
 
-$(OUT)/test_api: tests/c/test_api.c tests/c/alloc_counter.h tests/c/check.h $(OUT)/gen/status_names.h include/recur.h $(OUT)/lib/librecur.so
+$(OUT)/test_api: tests/c/test_api.c tests/c/alloc_counter.h tests/c/check.h tests/c/narrow.h $(OUT)/gen/status_names.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) -I$(OUT)/gen $< $(LDFLAGS_TEST) -o $@
-$(OUT)/test_bad_files: tests/c/test_bad_files.c tests/c/alloc_counter.h tests/c/check.h $(OUT)/gen/status_names.h include/recur.h $(OUT)/lib/librecur.so
+$(OUT)/test_bad_files: tests/c/test_bad_files.c tests/c/alloc_counter.h tests/c/check.h tests/c/narrow.h $(OUT)/gen/status_names.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) -I$(OUT)/gen $< $(LDFLAGS_TEST) -o $@
-$(OUT)/test_loading: tests/c/test_loading.c tests/c/alloc_counter.h tests/c/check.h $(OUT)/gen/status_names.h include/recur.h $(OUT)/lib/librecur.so
+$(OUT)/test_loading: tests/c/test_loading.c tests/c/alloc_counter.h tests/c/check.h tests/c/narrow.h $(OUT)/gen/status_names.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) -I$(OUT)/gen $< $(LDFLAGS_TEST) -o $@
-$(OUT)/test_handles: tests/c/test_handles.c tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
+$(OUT)/test_handles: tests/c/test_handles.c tests/c/alloc_counter.h tests/c/check.h tests/c/narrow.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
-$(OUT)/test_threads: tests/c/test_threads.c tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
+$(OUT)/test_threads: tests/c/test_threads.c tests/c/check.h tests/c/narrow.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) -pthread $< $(LDFLAGS_TEST) -o $@
-$(OUT)/test_snapshots: tests/c/test_snapshots.c tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
+$(OUT)/test_snapshots: tests/c/test_snapshots.c tests/c/alloc_counter.h tests/c/check.h tests/c/narrow.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -llz4 -o $@
-$(OUT)/test_step_streams: tests/c/test_step_streams.c tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
+$(OUT)/test_step_streams: tests/c/test_step_streams.c tests/c/alloc_counter.h tests/c/check.h tests/c/narrow.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
-$(OUT)/test_inspect: tests/c/test_inspect.c tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
+$(OUT)/test_inspect: tests/c/test_inspect.c tests/c/check.h tests/c/narrow.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
-$(OUT)/test_no_syscalls: tests/c/test_no_syscalls.c tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
+$(OUT)/test_no_syscalls: tests/c/test_no_syscalls.c tests/c/check.h tests/c/narrow.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
-$(OUT)/test_attention: tests/c/test_attention.c tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
+$(OUT)/test_attention: tests/c/test_attention.c tests/c/alloc_counter.h tests/c/check.h tests/c/narrow.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
-$(OUT)/test_translate: tests/c/test_translate.c tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
+$(OUT)/test_translate: tests/c/test_translate.c tests/c/alloc_counter.h tests/c/check.h tests/c/narrow.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
-$(OUT)/test_textgen: tests/c/test_textgen.c examples/textgen/sampler.h tests/c/alloc_counter.h tests/c/check.h include/recur.h $(OUT)/lib/librecur.so
+$(OUT)/test_textgen: tests/c/test_textgen.c examples/textgen/sampler.h tests/c/alloc_counter.h tests/c/check.h tests/c/narrow.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
 
 # The status names for the C tests, generated from the header's enum.
@@ -452,16 +452,19 @@ bench: venv
 	rm -f $(OUT)/bench-native $(OUT)/bench-haswell
 	$(MAKE) $(OUT)/bench-native $(OUT)/bench-haswell $(OUT)/bench-streams
 	$(PY) bench/make_models.py $(OUT)/bench-models
-	RESULTS_CSV=bench/results/bench-best.csv $(OUT)/bench-native $(OUT)/bench-models $(BENCH_ROUNDS)
+	RESULTS_CSV=bench/results/bench-best.csv WEIGHTS_CSV=bench/results/bench-weights-best.csv \
+	  $(OUT)/bench-native $(OUT)/bench-models $(BENCH_ROUNDS)
 	@echo
-	RECUR_ISA=avx2 RESULTS_CSV=bench/results/bench-avx2.csv $(OUT)/bench-haswell $(OUT)/bench-models $(BENCH_ROUNDS)
+	RECUR_ISA=avx2 RESULTS_CSV=bench/results/bench-avx2.csv WEIGHTS_CSV=bench/results/bench-weights-avx2.csv \
+	  $(OUT)/bench-haswell $(OUT)/bench-models $(BENCH_ROUNDS)
 	@echo
 	RESULTS_CSV=bench/results/bench-streams.csv $(OUT)/bench-streams $(OUT)/bench-models $(BENCH_STREAM_ROUNDS) 64
 	@echo
 	RECUR_LIBRARY=$(CURDIR)/$(OUT)/lib/librecur.so RESULTS_CSV=bench/results/bench-sequence.csv \
 	  $(PY) bench/sequence.py $(BENCH_STREAM_ROUNDS)
 	$(PY) bench/chart.py bench/results/bench.png bench/results/bench-best.csv bench/results/bench-avx2.csv \
-	  bench/results/bench-streams.csv bench/results/bench-sequence.csv
+	  bench/results/bench-streams.csv bench/results/bench-sequence.csv bench/results/bench-weights-best.csv \
+	  bench/results/bench-weights-avx2.csv
 
 # Stream.step against a raw ctypes call of recur_step, interleaved in one run.
 bench-python: venv lib

@@ -29,7 +29,16 @@
  * RESULTS_CSV set, every row is also written there (bench/chart.py draws
  * it).
  *
- *   bench MODEL_DIR [ROUNDS]     (models from bench/make_models.py; `make bench`)
+ * A third table runs recur_step on the same layer with its weights stored
+ * as float32, bfloat16 and int8 (bench/make_models.py writes the three
+ * files; Kernels/Narrow.swift widens the narrow ones in registers), loaded
+ * with the default RECUR_WEIGHTS_AUTO and, for the reduced files, with
+ * RECUR_WEIGHTS_NARROW, interleaved the same way, and gives each one's
+ * speed-up over float32 in the same rounds. With WEIGHTS_CSV set its rows
+ * go there.
+ *
+ *   bench MODEL_DIR [ROUNDS] [weights]   (models from bench/make_models.py; `make bench`;
+ *                                         "weights": the third table only)
  */
 #define _POSIX_C_SOURCE 199309L
 #include <math.h>
@@ -255,6 +264,88 @@ static double __attribute__((noinline)) at_depth(subject *s, int depth, long ste
     return per + pad[0];
 }
 
+/* The weights table: recur_step on NAME.recur, NAME-bf16.recur and
+ * NAME-int8.recur, the same 64 input rows, interleaved. */
+static const char *const weight_types[] = {"fp32", "bf16", "int8", "bf16 narrow", "int8 narrow"};
+#define WEIGHT_TYPES 5
+
+static double step_slice(recur_stream *stream, const float *xs, int in, float *ys, int hid, long steps) {
+    double t0 = now_ns();
+    for (long i = 0; i < steps; i += RUN_STEPS)
+        for (int t = 0; t < RUN_STEPS; t++)
+            recur_step(stream, xs + (size_t)t * in, in, ys + (size_t)t * hid, hid);
+    return (now_ns() - t0) / steps;
+}
+
+static int weights_table(const char *dir, const int (*sizes)[2], int nsizes, int rounds, FILE *csv) {
+    printf("\nrecur_step with float32, bfloat16 and int8 weights, %s tier: ns per step, medians of interleaved rounds "
+           "[p10-p90], and the speed-up over float32 in the same rounds\n\n", recur_isa());
+    printf("bf16 and int8: loaded with RECUR_WEIGHTS_AUTO (narrow past 32 KiB of float32 weights, int8 as bfloat16 "
+           "codes while they fit in half the largest cache); narrow: RECUR_WEIGHTS_NARROW (int8 as int8)\n\n");
+    printf("| cell | I,H | fp32 | bf16 | int8 | fp32/bf16 | fp32/int8 | narrow fp32/bf16 | narrow fp32/int8 "
+           "| fp32 GB/s | bf16 GB/s | int8 GB/s |\n");
+    printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    double *t = malloc(sizeof(double) * rounds * WEIGHT_TYPES);
+    for (int gru = 0; gru <= 1; gru++) {
+        for (int k = 0; k < nsizes; k++) {
+            int in = sizes[k][0], hid = sizes[k][1];
+            recur_stream *streams[WEIGHT_TYPES] = {0};
+            unsigned kept[WEIGHT_TYPES];  /* how the loaded model keeps the weights: 1 float32, 3 bfloat16, 4 int8 */
+            long steps[WEIGHT_TYPES];
+            float *xs = malloc(sizeof(float) * in * RUN_STEPS), *ys = malloc(sizeof(float) * hid * RUN_STEPS);
+            for (int j = 0; j < in * RUN_STEPS; j++) xs[j] = (float)((j * 37) % 17) / 17.0f - 0.5f;
+            for (int w = 0; w < WEIGHT_TYPES; w++) {
+                char path[4096];
+                snprintf(path, sizeof path, "%s/%s_%d_%d%s%s.recur", dir, gru ? "gru" : "lstm", in, hid,
+                         w ? "-" : "", w ? (w % 2 ? "bf16" : "int8") : "");
+                recur_load_options o = recur_load_options_default();
+                o.weight_storage = w > 2 ? RECUR_WEIGHTS_NARROW : RECUR_WEIGHTS_AUTO;
+                recur_model *model = NULL;
+                if (recur_model_load_file_ex(path, &o, &model) != RECUR_OK ||
+                    recur_stream_create(model, &streams[w]) != RECUR_OK) {
+                    fprintf(stderr, "%s: %s\n", path, recur_last_error());
+                    return 0;
+                }
+                recur_layer_info info = {.struct_size = sizeof info};
+                recur_model_layer_info(model, 0, &info);
+                kept[w] = info.storage_type;
+                recur_model_free(model);
+                double per = step_slice(streams[w], xs, in, ys, hid, RUN_STEPS);
+                long n = (long)(SLICE_NS / (per > 1 ? per : 1));
+                steps[w] = n < RUN_STEPS ? RUN_STEPS : (n + RUN_STEPS - 1) / RUN_STEPS * RUN_STEPS;
+            }
+            int n = hid >= 512 ? rounds / 4 : rounds;
+            for (int r = 0; r < n; r++)
+                for (int j = 0; j < WEIGHT_TYPES; j++) {
+                    int w = (r + j) % WEIGHT_TYPES;
+                    t[w * rounds + r] = step_slice(streams[w], xs, in, ys, hid, steps[w]);
+                }
+            double med[WEIGHT_TYPES], lo[WEIGHT_TYPES], hi[WEIGHT_TYPES];
+            for (int w = 0; w < WEIGHT_TYPES; w++) stats(t + w * rounds, n, &med[w], &lo[w], &hi[w]);
+            /* Weight bytes per step: the matrices at 4, 2 and 1 bytes, plus float32 biases (and int8 scales). */
+            double matrices = (double)(gru ? 3 : 4) * hid * (in + hid), vectors = 2.0 * (gru ? 3 : 4) * hid;
+            double bytes[WEIGHT_TYPES];  /* what the loaded model reads per step (int8: and its row scales) */
+            for (int w = 0; w < WEIGHT_TYPES; w++)
+                bytes[w] = kept[w] == 1   ? 4 * (matrices + vectors)
+                           : kept[w] == 3 ? 2 * matrices + 4 * vectors * (w % 2 ? 1 : 2)
+                                          : matrices + 4 * vectors * 2;
+            printf("| %s | %d,%d |", gru ? "gru" : "lstm", in, hid);
+            for (int w = 0; w < 3; w++) printf(" %.0f [%.0f-%.0f] |", med[w], lo[w], hi[w]);
+            printf(" %.2f | %.2f | %.2f | %.2f |", med[0] / med[1], med[0] / med[2], med[0] / med[3], med[0] / med[4]);
+            for (int w = 0; w < 3; w++) printf(" %.1f |", bytes[w] / med[w]);
+            printf("\n");
+            if (csv)
+                for (int w = 0; w < WEIGHT_TYPES; w++)
+                    fprintf(csv, "weights,%s,%s,%d,%d,%s,%.0f,%.2f,%.2f,%.2f\n", recur_isa(), gru ? "gru" : "lstm", in, hid,
+                            weight_types[w], bytes[w], med[w], lo[w], hi[w]);
+            for (int w = 0; w < WEIGHT_TYPES; w++) recur_stream_free(streams[w]);
+            free(xs), free(ys);
+        }
+    }
+    free(t);
+    return 1;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s MODEL_DIR [ROUNDS]\n", argv[0]);
@@ -269,13 +360,14 @@ int main(int argc, char **argv) {
     if (csv) fprintf(csv, "isa,cell,input,hidden,weight_bytes,contender,median_ns,p10_ns,p90_ns\n");
     static const char *names[] = {"recur step", "recur run", "plain C", "roof", "RTNeural"};
 
+    double *t = malloc(sizeof(double) * rounds * CONTENDERS);
     printf("Recur %s, %s tier: ns per step, batch 1, one layer; medians of %d interleaved rounds [p10-p90]\n\n",
            recur_version(), recur_isa(), rounds);
+    if (argc > 3 && strcmp(argv[3], "weights") == 0) goto weights;
     int rtn = CONTENDERS > 4;
     printf("| cell | I,H | weights | recur step | recur run | plain C | roof |%s step/roof | step/C | run/step |%s GB/s |\n",
            rtn ? " RTNeural |" : "", rtn ? " step/RTNeural |" : "");
     printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |%s --- |\n", rtn ? " --- | --- |" : "");
-    double *t = malloc(sizeof(double) * rounds * CONTENDERS);
     for (int gru = 0; gru <= 1; gru++) {
         for (int k = 0; k < nsizes; k++) {
             subject s;
@@ -342,6 +434,12 @@ int main(int argc, char **argv) {
         }
     }
     free(t);
+weights:
     if (csv) fclose(csv);
-    return 0;
+    const char *weights_path = getenv("WEIGHTS_CSV");
+    FILE *wcsv = weights_path ? fopen(weights_path, "w") : NULL;
+    if (wcsv) fprintf(wcsv, "table,isa,cell,input,hidden,weights,weight_bytes,median_ns,p10_ns,p90_ns\n");
+    int ok = weights_table(argv[1], sizes, nsizes, rounds, wcsv);
+    if (wcsv) fclose(wcsv);
+    return ok ? 0 : 1;
 }

@@ -7,7 +7,8 @@ appears when the bench was built with RTNEURAL_DIR. A CSV of
 bench/streams.c adds a row: many streams' GFLOP/s as a share of the
 register-only FMA peak measured in the same run; one of bench/sequence.py
 another: recur_run's time per step over onnxruntime's LSTM and GRU
-operators'.
+operators'; bench.c's weights tables (WEIGHTS_CSV) another: the speed-up
+of bfloat16 and int8 weights over float32.
 
     python bench/chart.py OUT.png RESULTS.csv ...   (make bench)"""
 import csv
@@ -22,16 +23,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 def main(out, paths):
     every = [r for p in paths for r in csv.DictReader(open(p))]
-    rows = [r for r in every if "isa" in r and r["isa"]]
+    rows = [r for r in every if "isa" in r and r["isa"] and not r.get("table")]
     streams = [r for r in every if r.get("table") == "streams"]
     sequence = [r for r in every if r.get("table") == "sequence"]
+    weights = [r for r in every if r.get("table") == "weights"]
     tiers = sorted({r["isa"] for r in rows}, reverse=True)
-    panels = len(tiers) + bool(streams) + bool(sequence)
+    panels = len(tiers) + bool(streams) + bool(sequence) + bool(weights)
     fig, axes = plt.subplots(panels, 2, figsize=(12, 4.2 * panels), squeeze=False)
     if streams:
         draw_streams(axes[len(tiers)], streams)
     if sequence:
-        draw_sequence(axes[panels - 1], sequence)
+        draw_sequence(axes[len(tiers) + bool(streams)], sequence)
+    if weights:
+        draw_weights(axes[panels - 1], weights)
     for ti, tier in enumerate(tiers):
         for ci, cell in enumerate(("lstm", "gru")):
             ax = axes[ti][ci]
@@ -99,6 +103,25 @@ def draw_sequence(axes, rows):
         ax.set_xlabel("input, hidden")
         ax.set_ylabel("time per step / onnxruntime's (median)")
         ax.set_title(f"{cell.upper()}: sequence mode against onnxruntime's operator (one thread)")
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+
+
+def draw_weights(axes, rows):
+    """Speed-up of bfloat16 and int8 weights over float32 (same rounds)."""
+    for ci, cell in enumerate(("lstm", "gru")):
+        ax = axes[ci]
+        time = {(r["isa"], r["input"], r["hidden"], r["weights"]): float(r["median_ns"]) for r in rows if r["cell"] == cell}
+        sizes = sorted({(k[1], k[2]) for k in time}, key=lambda s: int(s[1]))
+        for isa in sorted({k[0] for k in time}, reverse=True):
+            for weights, style in (("bf16", "o"), ("int8", "s")):
+                ratio = [time[(isa, i, h, "fp32")] / time[(isa, i, h, weights)] for i, h in sizes]
+                ax.plot(range(len(sizes)), ratio, style + ("-" if isa != "avx2" else "--"), label=f"{weights}, {isa}")
+        ax.axhline(1.0, color="gray", linestyle=":", label="float32")
+        ax.set_xticks(range(len(sizes)), [f"{i},{h}" for i, h in sizes])
+        ax.set_xlabel("input, hidden")
+        ax.set_ylabel("float32 time per step / this type's (median)")
+        ax.set_title(f"{cell.upper()}: recur_step with narrow weights (RECUR_WEIGHTS_AUTO)")
         ax.grid(True, alpha=0.3)
         ax.legend()
 

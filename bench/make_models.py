@@ -1,7 +1,9 @@
 """Writes the benchmark models: LSTM and GRU (one layer, random weights in
 PyTorch's default init range) at the sizes bench.c measures, as NAME.recur
 plus NAME.raw (weight_ih, weight_hh, bias_ih, bias_hh as float32, for the
-plain-C baseline in the same run).
+plain-C baseline in the same run), and NAME-bf16.recur and NAME-int8.recur,
+the same layer with its weight matrices stored as bfloat16 and int8 (the
+weights table of bench.c).
 
     python bench/make_models.py OUT_DIR
 """
@@ -26,6 +28,8 @@ def main(out):
                  for s in ((gates * h, i), (gates * h, h), (gates * h,), (gates * h,))]
             name = f"{kind}_{i}_{h}"
             recur.save(out / f"{name}.recur", [cls(*w)])
+            for weights in ("bf16", "int8"):
+                recur.save(out / f"{name}-{weights}.recur", [cls(*w)], weights=weights)
             np.concatenate([a.reshape(-1) for a in w]).tofile(out / f"{name}.raw")
 
 

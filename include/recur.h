@@ -99,7 +99,7 @@ extern "C" {
  * pkg-config files and the Python package take it from here (and a test
  * checks every copy). */
 #define RECUR_VERSION_MAJOR 0
-#define RECUR_VERSION_MINOR 5
+#define RECUR_VERSION_MINOR 6
 #define RECUR_VERSION_PATCH 0
 #define RECUR_VERSION_NUMBER (RECUR_VERSION_MAJOR * 10000 + RECUR_VERSION_MINOR * 100 + RECUR_VERSION_PATCH)
 #define RECUR_QUOTE_(x) #x
@@ -215,9 +215,27 @@ typedef struct recur_allocator {
     void *opaque;
 } recur_allocator;
 
+/* How a model keeps weight matrices a file stores as bfloat16 or int8
+ * (format version 4; docs/quantization.md). Narrow weights stay in their
+ * file's type in the model's memory and are widened to float32 in registers
+ * at each step: half (bfloat16) or a quarter (int8) of the bytes per step,
+ * which is what a large layer's step costs, but a few more instructions per
+ * weight, which is what a layer in the core's caches costs. Either way the
+ * step computes the file's weights exactly (w = q * scale for int8).
+ * Narrow storage applies to fused LSTM and GRU cells and to dense layers;
+ * other layers' weights are widened to float32 at load
+ * (recur_layer_info.storage_type says which). */
+typedef enum recur_weight_storage {
+    RECUR_WEIGHTS_AUTO = 0,     /* narrow where that is faster: bfloat16 layers whose float32 weights would
+                                   pass 32 KiB, int8 layers past 1 MiB (about what stays in a core's L1 and
+                                   L2 caches); the others widened */
+    RECUR_WEIGHTS_NARROW = 1,   /* narrow wherever a kernel exists: the least memory */
+    RECUR_WEIGHTS_FLOAT32 = 2   /* every weight widened to float32 at load */
+} recur_weight_storage;
+
 /* How a model is loaded: the limits a file must stay within (each refused
- * with TOO_LARGE and a message naming the field), and where memory comes
- * from. Defaults in brackets. */
+ * with TOO_LARGE and a message naming the field), where memory comes from,
+ * and how reduced weights are kept. Defaults in brackets. */
 typedef struct recur_load_options {
     size_t struct_size;           /* sizeof(recur_load_options) */
     size_t max_file_bytes;        /* the file or buffer, compressed [1 GiB] */
@@ -232,6 +250,8 @@ typedef struct recur_load_options {
     size_t max_name_bytes;        /* one layer's name [4096] */
     recur_allocator allocator;    /* every allocation of the load, of the model and of its
                                      streams (recur_stream_create, recur_stream_reserve) */
+    /* Since 0.6. */
+    recur_weight_storage weight_storage;  /* [RECUR_WEIGHTS_AUTO]; another value is INVALID_ARGUMENT */
 } recur_load_options;
 
 /* The defaults, with struct_size set. */
@@ -360,6 +380,10 @@ typedef struct recur_layer_info {
     recur_attention_score score;
     size_t units;              /* an additive score's units */
     float scale;               /* scores are multiplied by it (1 unless the file says otherwise) */
+    /* Since 0.6. */
+    uint32_t storage_type;     /* how the loaded model keeps the weight matrices, numbered as element_type:
+                                  1 float32 (also when a reduced file's weights were widened at load), 3 bfloat16,
+                                  4 int8 (see recur_weight_storage) */
 } recur_layer_info;
 
 /* Describes layer `layer` (0-based) into *info. info->struct_size must be

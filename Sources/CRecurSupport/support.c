@@ -43,3 +43,29 @@ int rsupport_cpu_tier(void) {
     return 0;
 #endif
 }
+
+/* The largest cache's size in bytes from cpuid's deterministic cache
+ * parameters (leaf 4 on Intel, 0x8000001D on AMD), or 0 if the CPU does
+ * not say (some virtual CPUs). */
+size_t rsupport_last_level_cache(void) {
+#if defined(__x86_64__)
+    static const unsigned leaves[] = {4, 0x8000001D};
+    size_t largest = 0;
+    for (int l = 0; l < 2; l++) {
+        unsigned leaf = leaves[l], a, b, c, d;
+        if (__get_cpuid_max(leaf & 0x80000000u, NULL) < leaf) continue;
+        for (unsigned sub = 0; sub < 16; sub++) {
+            __cpuid_count(leaf, sub, a, b, c, d);
+            unsigned type = a & 0x1F;
+            if (type == 0) break;
+            if (type == 2) continue;  /* instructions only */
+            size_t ways = (b >> 22) + 1, partitions = ((b >> 12) & 0x3FF) + 1, line = (b & 0xFFF) + 1, sets = (size_t)c + 1;
+            size_t size = ways * partitions * line * sets;
+            if (size > largest) largest = size;
+        }
+    }
+    return largest;
+#else
+    return 0;
+#endif
+}

@@ -30,6 +30,7 @@ public func recur_model_layer_info(_ model: OpaquePointer?, _ layer: Int, _ info
     out.parameters = l.parameters
     out.options = l.options
     out.element_type = UInt32(l.elementType)
+    out.storage_type = UInt32(l.storageType)
     out.function_count = UInt32(l.functionCount)
     let f = l.functions
     out.functions = (recur_function(rawValue: UInt32(f.0.kind.rawValue)), recur_function(rawValue: UInt32(f.1.kind.rawValue)),

@@ -40,7 +40,7 @@ public func recur_load_options_default() -> recur_load_options {
         max_content_bytes: d.maxContentBytes, max_model_bytes: d.maxModelBytes, max_stream_bytes: d.maxStreamBytes,
         max_layers: d.maxLayers, max_dimension: d.maxDimension, max_metadata_entries: d.maxMetadataEntries,
         max_metadata_bytes: d.maxMetadataBytes, max_name_bytes: d.maxNameBytes,
-        allocator: recur_allocator(alloc: nil, free: nil, opaque: nil))
+        allocator: recur_allocator(alloc: nil, free: nil, opaque: nil), weight_storage: RECUR_WEIGHTS_AUTO)
 }
 
 private func loadMemory(_ data: UnsafeRawPointer?, _ size: Int, _ options: UnsafePointer<recur_load_options>?,
@@ -87,11 +87,18 @@ private func load(_ source: FrameSource, _ limits: LoadLimits, _ allocator: Allo
     }
 }
 
+/// The CPU's largest cache (0: unknown), read once.
+private let cacheBytes = rsupport_last_level_cache()
+
 /// The limits and allocator `options` asks for (see "Extensible structs" in
 /// recur.h): missing or zero fields take their defaults.
 private func readOptions(_ options: UnsafePointer<recur_load_options>?,
                          _ function: StaticString) throws(RecurError) -> (LoadLimits, Allocator) {
-    guard let options else { return (.defaults, .system) }
+    guard let options else {
+        var limits = LoadLimits.defaults
+        if cacheBytes > 0 { limits.cacheBytes = cacheBytes }
+        return (limits, .system)
+    }
     let known = MemoryLayout<recur_load_options>.size
     let given = options.pointee.struct_size
     guard given >= MemoryLayout<Int>.size else {
@@ -119,6 +126,11 @@ private func readOptions(_ options: UnsafePointer<recur_load_options>?,
     limits.maxMetadataEntries = pick(o.max_metadata_entries, limits.maxMetadataEntries)
     limits.maxMetadataBytes = pick(o.max_metadata_bytes, limits.maxMetadataBytes)
     limits.maxNameBytes = pick(o.max_name_bytes, limits.maxNameBytes)
+    guard let policy = WeightPolicy(rawValue: Int(o.weight_storage.rawValue)) else {
+        throw RecurError(.invalidArgument, "\(function): options->weight_storage is \(o.weight_storage.rawValue); it is RECUR_WEIGHTS_AUTO (0), RECUR_WEIGHTS_NARROW (1) or RECUR_WEIGHTS_FLOAT32 (2)")
+    }
+    limits.weightStorage = policy
+    if cacheBytes > 0 { limits.cacheBytes = cacheBytes }
     let hooks = o.allocator
     guard (hooks.alloc == nil) == (hooks.free == nil) else {
         throw RecurError(.invalidArgument, "\(function): options->allocator needs both alloc and free, or neither")

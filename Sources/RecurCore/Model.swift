@@ -30,6 +30,10 @@ public struct CellPlan {
     public var f = Function.sigmoid, g = Function.tanh, h = Function.tanh
     // Weights in the model arena.
     public var fusedPanels = 0
+    /// How the fused panels hold the weights (Kernels/Narrow.swift), and
+    /// the bytes of one block's panel when narrow.
+    public var weights = WeightStorage.float32
+    public var panelBytes = 0
     public var wx = 0, wh = 0, proj = 0
     public var peephole = 0, lnWeight = 0, lnBias = 0
     /// Full peephole matrices U_i, U_f, U_o (packed, gate-padded rows), and
@@ -59,6 +63,10 @@ public struct LayerPlan {
     public var backward = CellPlan()
     /// Dense panels or the embedding table (model offset).
     public var weights = 0
+    /// How the dense panels hold the weights (Kernels/Narrow.swift), and
+    /// the bytes of one block's panel when narrow.
+    public var storage = WeightStorage.float32
+    public var panelBytes = 0
     public var activation = Function(.identity)
     public var vocab = 0
     public var attention = AttentionPlan()
@@ -180,10 +188,10 @@ public struct Model {
                 plan.kind = .recurrent
                 plan.direction = direction
                 plan.inputSize = forward.inputSize
-                plan.forward = try planCell(forward, backwards: direction == .reverse, &arena, &state)
+                plan.forward = try planCell(forward, backwards: direction == .reverse, limits, &arena, &state)
                 plan.output = plan.forward.hState
                 if let backward {
-                    plan.backward = try planCell(backward, backwards: true, &arena, &state)
+                    plan.backward = try planCell(backward, backwards: true, limits, &arena, &state)
                     plan.output = try state.floats(plan.outputSize + lanes)
                 }
                 if direction != .forward && firstSequenceLayer < 0 { firstSequenceLayer = index }
@@ -191,7 +199,11 @@ public struct Model {
                 plan.kind = .dense
                 plan.inputSize = d.inputSize
                 plan.activation = d.activation
-                plan.weights = try arena.bytes(try DenseLayer.packedBytes(d))
+                plan.storage = WeightStorage.choose(d.weight.type, floatBytes: try DenseLayer.floatBytes(d),
+                                                    limits.weightStorage, cacheBytes: limits.cacheBytes)
+                if plan.storage != .float32 { plan.panelBytes = try DenseLayer.narrowPanelBytes(d, plan.storage) }
+                plan.weights = try arena.bytes(try checkedProduct(blockCount(d.outputSize),
+                                                                  plan.storage == .float32 ? (1 + d.inputSize) * lanes * 4 : plan.panelBytes))
                 plan.output = try state.floats(blockCount(d.outputSize) * lanes)
             case .embedding(let e):
                 plan.kind = .embedding
@@ -215,7 +227,7 @@ public struct Model {
         // (No array of the two cells: the Swift allocations of a load must not grow with its layers.)
         var sumVectors = 0
         func chunkSums(_ cell: CellPlan) {
-            guard cell.fused && cell.inputSize >= chunkedInputs else { return }
+            guard cell.fused && cell.weights == .float32 && cell.inputSize >= chunkedInputs else { return }
             sumVectors = max(sumVectors, cell.blocks * (cell.kind == .lstm ? LSTMCell.sumVectors : GRUCell.sumVectors))
         }
         for plan in plans where plan.kind == .recurrent {
@@ -269,6 +281,8 @@ private func pack(_ layer: LayerDescription, _ plan: LayerPlan, _ base: UnsafeMu
     case .recurrent(_, let forward, let backward):
         packCell(forward, plan.forward, base)
         if let backward { packCell(backward, plan.backward, base) }
+    case .dense(let d) where plan.storage != .float32:
+        DenseLayer.packNarrow(d, plan, into: base + plan.weights)
     case .dense(let d):
         DenseLayer.pack(d, into: (base + plan.weights).assumingMemoryBound(to: Float.self))
     case .embedding(let e):
@@ -283,7 +297,8 @@ private func pack(_ layer: LayerDescription, _ plan: LayerPlan, _ base: UnsafeMu
 
 /// Plans one direction of a recurrent layer: chooses the fused or general
 /// path and reserves its weights and state (packCell fills them).
-func planCell(_ c: CellDescription, backwards: Bool, _ arena: inout Layout, _ state: inout Layout) throws(RecurError) -> CellPlan {
+func planCell(_ c: CellDescription, backwards: Bool, _ limits: LoadLimits, _ arena: inout Layout,
+              _ state: inout Layout) throws(RecurError) -> CellPlan {
     var p = CellPlan()
     p.kind = c.kind
     p.fused = c.isPlain
@@ -310,7 +325,18 @@ func planCell(_ c: CellDescription, backwards: Bool, _ arena: inout Layout, _ st
         if c.kind == .lstm { p.startC = try state.floats(p.hiddenPadded) }
     }
     if p.fused {
-        let bytes = c.kind == .lstm ? try LSTMCell.packedBytes(c) : try GRUCell.packedBytes(c)
+        let floatBytes = c.kind == .lstm ? try LSTMCell.packedBytes(c) : try GRUCell.packedBytes(c)
+        p.weights = WeightStorage.choose(c.weightIH.type == c.weightHH.type ? c.weightIH.type : nil,
+                                         floatBytes: floatBytes, limits.weightStorage, cacheBytes: limits.cacheBytes)
+        let bytes: Int
+        if p.weights == .float32 {
+            bytes = floatBytes
+        } else {
+            let gates = c.kind.gates, biasVectors = c.kind == .lstm ? LSTMCell.gates : GRUCell.biasVectors
+            p.panelBytes = try p.weights.panelBytes(gates: gates, biasVectors: biasVectors, inputs: c.inputSize,
+                                                    recurrent: c.hiddenSize)
+            bytes = try checkedProduct(p.panelBytes, p.blocks)
+        }
         p.fusedPanels = try arena.bytes(bytes)
         p.scratch = try state.floats(p.outPadded)
     } else {
@@ -338,7 +364,9 @@ func planCell(_ c: CellDescription, backwards: Bool, _ arena: inout Layout, _ st
 
 /// Fills the weights and initial state planned for one cell.
 func packCell(_ c: CellDescription, _ p: CellPlan, _ base: UnsafeMutableRawPointer) {
-    if p.fused {
+    if p.fused && p.weights != .float32 {
+        if c.kind == .lstm { LSTMCell.packNarrow(c, p, into: base + p.fusedPanels) } else { GRUCell.packNarrow(c, p, into: base + p.fusedPanels) }
+    } else if p.fused {
         let panels = (base + p.fusedPanels).assumingMemoryBound(to: Float.self)
         if c.kind == .lstm { LSTMCell.pack(c, into: panels) } else { GRUCell.pack(c, into: panels) }
     } else {

@@ -23,6 +23,8 @@ public struct LayerInfo {
     public var scale: Float = 0
     /// The element type of the layer's weights in the file (proto DataType: 1 float32).
     public var elementType: Int32 = 1
+    /// How the loaded model keeps them, numbered alike (Kernels/Narrow.swift).
+    public var storageType: Int32 = 1
 }
 
 /// Where the text lives in the arena (offsets from the model base).
@@ -138,6 +140,9 @@ extension Model {
         for (i, layer) in description.layers.enumerated() {
             var info = LayerInfo(layer)
             info.name = put(text.layerName(i))
+            let plan = plans + i
+            let storage = plan.pointee.kind == .recurrent ? plan.pointee.forward.weights : plan.pointee.storage
+            info.storageType = Int32(storage.keptType.rawValue)
             (records + i).initialize(to: info)
         }
         let pairs = (base + layout.metadata).assumingMemoryBound(to: Int.self)

@@ -62,7 +62,10 @@ extension Model {
             switch plan.pointee.kind {
             case .recurrent:
                 let cell = forwardCell(plan)
-                if cell.pointee.fused {
+                if cell.pointee.fused && cell.pointee.weights != .float32 {
+                    // Narrow panels: stream by stream (tiles read float32 panels).
+                    for k in 0..<n { Stream(base: streams[k]).stepCell(m, cell, input.row(k, streams)) }
+                } else if cell.pointee.fused {
                     if cell.pointee.kind == .lstm {
                         LSTMCell.stepStreams(m, cell, weights, input, streams, n)
                     } else {

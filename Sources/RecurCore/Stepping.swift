@@ -8,7 +8,29 @@ extension Stream {
     func stepCell<M: MultiplyAdd>(_ m: M.Type, _ cell: UnsafePointer<CellPlan>, _ x: UnsafePointer<Float>) {
         let weights = UnsafeRawPointer(model.base)
         if cell.pointee.fused {
-            if cell.pointee.kind == .lstm { LSTMCell.step(m, cell, weights, x, base) } else { GRUCell.step(m, cell, weights, x, base) }
+            let lstm = cell.pointee.kind == .lstm
+            switch cell.pointee.weights {
+            case .float32:
+                if lstm { LSTMCell.step(m, cell, weights, x, base) } else { GRUCell.step(m, cell, weights, x, base) }
+            case .bfloat16:
+                if lstm {
+                    LSTMCell.stepNarrow(BFloat16Pairs.self, m, cell, weights, x, base)
+                } else {
+                    GRUCell.stepNarrow(BFloat16Pairs.self, m, cell, weights, x, base)
+                }
+            case .int8:
+                if lstm {
+                    LSTMCell.stepNarrow(Int8Columns.self, m, cell, weights, x, base)
+                } else {
+                    GRUCell.stepNarrow(Int8Columns.self, m, cell, weights, x, base)
+                }
+            case .int8Codes:
+                if lstm {
+                    LSTMCell.stepNarrow(Int8Codes.self, m, cell, weights, x, base)
+                } else {
+                    GRUCell.stepNarrow(Int8Codes.self, m, cell, weights, x, base)
+                }
+            }
         } else {
             GeneralCell.step(m, cell, weights, x, base)
         }
@@ -186,14 +208,15 @@ extension Stream {
 
     /// One cell over `steps` input rows (from the last when `backwards`),
     /// its h after each step kept in row t of `out` at `offset`. Fused cells
-    /// with at least `chunkedInputs` x columns take chunks of chunkSteps
-    /// steps, x halves first (Cells/); the others step.
+    /// with float32 panels and at least `chunkedInputs` x columns take
+    /// chunks of chunkSteps steps, x halves first (Cells/); the others step.
     @inlinable @inline(__always)
     func runCell<M: MultiplyAdd>(_ m: M.Type, _ cell: UnsafePointer<CellPlan>, _ steps: Int, _ input: UnsafePointer<Float>,
                                  _ stride: Int, _ out: UnsafeMutablePointer<Float>, _ outStride: Int, offset: Int,
                                  backwards: Bool) {
         let header = model.header
-        if cell.pointee.fused && cell.pointee.inputSize >= chunkedInputs && M.chunksSequences {
+        if cell.pointee.fused && cell.pointee.weights == .float32 && cell.pointee.inputSize >= chunkedInputs
+            && M.chunksSequences {
             let sums = UnsafeMutableRawPointer(floats(header.pointee.chunkSums)).assumingMemoryBound(to: Vec.self)
             let size = header.pointee.chunkSteps, weights = UnsafeRawPointer(model.base)
             var done = 0

@@ -66,7 +66,8 @@ public enum LayerDescription {
         case .recurrent(_, let forward, let backward):
             return forward.requiredFormatVersion ?? backward?.requiredFormatVersion
         case .attention(let a):
-            return reduced(a.weight, a.weightQuery, a.weightMemory) ? (4, "BFLOAT16 or INT8 weights") : (3, "attention")
+            return reduced(a.weight) || reduced(a.weightQuery) || reduced(a.weightMemory)
+                ? (4, "BFLOAT16 or INT8 weights") : (3, "attention")
         case .dense(let d): return d.weight.isReduced ? (4, "BFLOAT16 or INT8 weights") : nil
         case .embedding(let e): return e.weight.isReduced ? (4, "BFLOAT16 or INT8 weights") : nil
         case .softmax: return nil
@@ -166,7 +167,9 @@ public struct CellDescription {
 
     /// The format version this cell needs and the field that needs it, when above 1.
     public var requiredFormatVersion: (UInt32, StaticString)? {
-        if reduced(weightIH, weightHH, weightProj, peepholeMatrix) { return (4, "BFLOAT16 or INT8 weights") }
+        if reduced(weightIH) || reduced(weightHH) || reduced(weightProj) || reduced(peepholeMatrix) {
+            return (4, "BFLOAT16 or INT8 weights")
+        }
         if peepholeMatrix != nil { return (2, "peephole_matrix") }
         if outputPeepholePrevious { return (2, "output_peephole_previous") }
         return nil
@@ -278,8 +281,24 @@ public struct TensorView {
             return Float(base.load(fromByteOffset: index, as: Int8.self)) * scales![index / columns]
         }
     }
+
+    /// Element `index` as stored: a bfloat16's 16 bits, or an int8 (as its
+    /// 8 bits); the packers of narrow panels copy these unchanged.
+    @inline(__always)
+    public func bits(_ index: Int) -> UInt16 {
+        switch type {
+        case .float32: return 0
+        case .bfloat16: return UInt16(littleEndian: base.loadUnaligned(fromByteOffset: index &* 2, as: UInt16.self))
+        case .int8: return UInt16(base.load(fromByteOffset: index, as: UInt8.self))
+        }
+    }
+
+    /// Row `row`'s scale (int8), else 1.
+    @inline(__always)
+    public func scale(row: Int) -> Float { scales?[row] ?? 1 }
 }
 
-/// Whether any of `views` is narrower than float32.
+/// Whether `view` is present and narrower than float32. (One view per call:
+/// a variadic list would be an array, a Swift allocation per layer at load.)
 @inline(__always)
-func reduced(_ views: TensorView?...) -> Bool { views.contains { $0?.isReduced ?? false } }
+func reduced(_ view: TensorView?) -> Bool { view?.isReduced ?? false }

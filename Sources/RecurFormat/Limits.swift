@@ -20,8 +20,23 @@ public struct LoadLimits: Sendable {
     public var maxMetadataBytes = 1 << 20
     /// Longest layer name.
     public var maxNameBytes = 4096
+    /// How bfloat16 and int8 weight matrices are kept (recur_weight_storage).
+    public var weightStorage = WeightPolicy.auto
+    /// The CPU's largest cache, for RECUR_WEIGHTS_AUTO (not a limit: the C
+    /// ABI sets it from cpuid; this default when the CPU does not say).
+    public var cacheBytes = 8 << 20
 
     public init() {}
 
     public static let defaults = LoadLimits()
+}
+
+/// recur_weight_storage: where a model keeps reduced weights narrow.
+public enum WeightPolicy: Int, Sendable {
+    /// Narrow where that is faster (WeightStorage.choose).
+    case auto = 0
+    /// Narrow wherever a kernel exists.
+    case narrow = 1
+    /// Widened to float32 at load.
+    case float32 = 2
 }

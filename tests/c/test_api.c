@@ -11,6 +11,7 @@
  *   test_api model.recur [model.recur ...]
  */
 #include "alloc_counter.h"
+#include "narrow.h"
 #include "check.h"
 
 #include <math.h>
@@ -224,7 +225,7 @@ static void test_overlap_and_nan(const char *path, recur_model *model, const flo
 
 static void test_model(const char *path) {
     recur_model *model = NULL;
-    recur_status st = recur_model_load_file(path, &model);
+    recur_status st = load_narrow(path, &model);  /* narrow.h */
     CHECK(st == RECUR_OK && model, "%s: load_file gave %d: %s", path, st, recur_last_error());
     if (!model) return;
     {
@@ -248,7 +249,7 @@ static void test_model(const char *path) {
     size_t file_size = 0;
     unsigned char *bytes = read_all(path, &file_size);
     recur_model *twin = NULL;
-    st = recur_model_load_memory(bytes, file_size, &twin);
+    st = load_narrow_memory(bytes, file_size, &twin);
     CHECK(st == RECUR_OK && twin, "%s: load_memory gave %d: %s", path, st, recur_last_error());
     free(bytes);
 

@@ -256,7 +256,7 @@ static void options(const char *path, const char *deep) {
     CHECK(d.max_file_bytes == 1u << 30 && d.max_content_bytes == 1u << 30 && d.max_model_bytes == (size_t)4 << 30 &&
           d.max_stream_bytes == 256 * MiB && d.max_layers == 4096 && d.max_dimension == 1u << 24 &&
           d.max_metadata_entries == 4096 && d.max_metadata_bytes == MiB && d.max_name_bytes == 4096 &&
-          !d.allocator.alloc && !d.allocator.free, "documented defaults");
+          !d.allocator.alloc && !d.allocator.free && d.weight_storage == RECUR_WEIGHTS_AUTO, "documented defaults");
     recur_model *model = NULL;
     recur_load_options zero = {.struct_size = sizeof zero};
     CHECK(recur_model_load_file_ex(path, &zero, &model) == RECUR_OK, "{sizeof o} means the defaults");
@@ -283,6 +283,15 @@ static void options(const char *path, const char *deep) {
     recur_load_options half = d;
     half.allocator.alloc = hook_alloc;
     CHECK(recur_model_load_file_ex(path, &half, &model) == RECUR_ERROR_INVALID_ARGUMENT, "alloc without free");
+    recur_load_options storage = d;
+    storage.weight_storage = (recur_weight_storage)3;
+    CHECK(recur_model_load_file_ex(path, &storage, &model) == RECUR_ERROR_INVALID_ARGUMENT && !model &&
+          strstr(recur_last_error(), "weight_storage"), "weight_storage 3: %s", recur_last_error());
+    for (int k = RECUR_WEIGHTS_AUTO; k <= RECUR_WEIGHTS_FLOAT32; k++) {
+        storage.weight_storage = (recur_weight_storage)k;
+        CHECK(recur_model_load_file_ex(path, &storage, &model) == RECUR_OK, "weight_storage %d", k);
+        recur_model_free(model);
+    }
 
     recur_load_options o;
     o = d; o.max_file_bytes = 16; expect_limit(path, o, "max_file_bytes");

@@ -18,6 +18,7 @@
  *   test_no_syscalls model.recur ...   (vector, token and sequence models) */
 #define _GNU_SOURCE
 #include "check.h"
+#include "narrow.h"
 
 #include <linux/seccomp.h>
 #include <stdint.h>
@@ -63,7 +64,7 @@ static void die(const char *what, const char *path) {
 }
 
 static void prepare(subject *t) {
-    if (recur_model_load_file(t->path, &t->model) != RECUR_OK) die("cannot load", t->path);
+    if (load_narrow(t->path, &t->model) != RECUR_OK) die("cannot load", t->path);
     recur_model *m = t->model;
     t->in = recur_model_input_size(m);
     t->out = recur_model_output_size(m);

@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include "alloc_counter.h"
 #include "check.h"
+#include "narrow.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -37,7 +38,7 @@ typedef struct {
 static void open_subject(subject *t, const char *path) {
     memset(t, 0, sizeof *t);
     t->path = path;
-    if (recur_model_load_file(path, &t->model) != RECUR_OK) {
+    if (load_narrow(path, &t->model) != RECUR_OK) {
         fprintf(stderr, "cannot load %s: %s\n", path, recur_last_error());
         exit(2);
     }

@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include "alloc_counter.h"
 #include "check.h"
+#include "narrow.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -253,7 +254,7 @@ static void refusals(const subject *t, const subject *other_kind) {
 
     /* The model handle freed while its streams live: refused; the streams still step alone. */
     recur_model *again;
-    CHECK(recur_model_load_file(t->path, &again) == RECUR_OK, "%s", recur_last_error());
+    CHECK(load_narrow(t->path, &again) == RECUR_OK, "%s", recur_last_error());
     recur_stream *orphan;
     CHECK(recur_stream_create(again, &orphan) == RECUR_OK, "%s", recur_last_error());
     recur_model_free(again);
@@ -263,7 +264,7 @@ static void refusals(const subject *t, const subject *other_kind) {
             RECUR_ERROR_BAD_HANDLE, "has been freed");
     /* A stream of the same file loaded twice belongs to another model. */
     recur_model *twice;
-    CHECK(recur_model_load_file(t->path, &twice) == RECUR_OK, "%s", recur_last_error());
+    CHECK(load_narrow(t->path, &twice) == RECUR_OK, "%s", recur_last_error());
     recur_stream *cousin;
     CHECK(recur_stream_create(twice, &cousin) == RECUR_OK, "%s", recur_last_error());
     one[0] = cousin;
@@ -299,7 +300,7 @@ int main(int argc, char **argv) {
         subject *t = &subjects[count++];
         memset(t, 0, sizeof *t);
         t->path = argv[i];
-        if (recur_model_load_file(argv[i], &t->model) != RECUR_OK) {
+        if (load_narrow(argv[i], &t->model) != RECUR_OK) {
             fprintf(stderr, "cannot load %s: %s\n", argv[i], recur_last_error());
             return 2;
         }

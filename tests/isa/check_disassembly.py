@@ -23,7 +23,8 @@ TIERS = {"avx512": "RecurAVX512.", "avx2": "RecurAVX2.", "baseline": "RecurBasel
 OUR_MODULES = ("RecurCore.", "RecurFormat.", "Recur.", "RecurAVX512.", "RecurAVX2.", "RecurBaseline.")
 STEP_FUNCTIONS = ["LSTMCell.step", "GRUCell.step", "GeneralCell.step", "DenseLayer.step", "SoftmaxLayer.step",
                   "GeneralCell.layerNorm", "Stream.runLayers", "LSTMCell.stepStreams", "GRUCell.stepStreams",
-                  "LSTMCell.run", "GRUCell.run", "AttentionLayer.step", "AttentionLayer.setMemory"]
+                  "LSTMCell.run", "GRUCell.run", "AttentionLayer.step", "AttentionLayer.setMemory",
+                  "LSTMCell.stepNarrow", "GRUCell.stepNarrow", "DenseLayer.stepNarrow"]
 # Sequence mode's chunks run only on tiers with tiles (MultiplyAdd.chunksSequences).
 CHUNK_FUNCTIONS = ["LSTMCell.run", "GRUCell.run"]
 UNCHUNKED_TIERS = {"baseline"}

@@ -4,9 +4,12 @@ definition; files with reduced weights computed exactly as their stored
 values say (against the float64 reference, which reads them itself);
 each type within its documented error budget on the fidelity fixtures
 and the bundled models; the converters' --weights and their budget."""
+import json
 import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,6 +87,126 @@ def test_reduced_files_compute_their_stored_weights(name, weights):
     assert np.abs(got - ref.run(xs)).max() <= TOL
     # Smaller files: bf16 halves the weight matrices, int8 quarters them (plus a scale per row; biases stay).
     assert len(data) < len(recur.dumps(layers)) * (0.75 if weights == "bf16" else 0.5)
+
+
+def narrow_models():
+    """Fused cells and dense layers keep bf16 and int8 panels narrow
+    (Kernels/Narrow.swift): several blocks, odd x and h widths, a last
+    block part full, and a dense layer over an odd number of columns."""
+    rng = np.random.default_rng(4)
+    u = lambda *s: rng.uniform(-0.4, 0.4, size=s).astype(np.float32)
+    return {
+        "lstm_wide": [recur.LSTM(u(4 * 37, 33), u(4 * 37, 37), u(4 * 37), u(4 * 37)),
+                      recur.LSTM(u(4 * 48, 37), u(4 * 48, 48), u(4 * 48), None), recur.Dense(u(5, 48), u(5), "tanh")],
+        "gru_odd": [recur.GRU(u(3 * 45, 17), u(3 * 45, 45), u(3 * 45), u(3 * 45)), recur.Dense(u(19, 45), None),
+                    recur.GRU(u(3 * 16, 19), u(3 * 16, 16), None, u(3 * 16))],
+        "one_input": [recur.LSTM(u(4 * 8, 1), u(4 * 8, 8), u(4 * 8), u(4 * 8)), recur.Dense(u(1, 8), u(1))],
+    }
+
+
+NARROW_RUN = """
+import json, sys
+import numpy as np
+import recur
+out = {}
+for path in sys.argv[1:]:
+    policy = path.split(".")[-2]
+    m = recur.Model(path, weight_storage=policy)
+    kept = {layer.storage for layer in m.layers}
+    assert kept == {layer.weights for layer in m.layers} if policy == "narrow" else \
+        kept == ({"fp32"} if "one_input" in path else {"bf16", "fp32"}), (path, kept)
+    xs = np.load(path + ".x.npy")
+    s = m.stream()
+    stepped = np.stack([s.step(x).copy() for x in xs])
+    s.reset()
+    ran = s.run(xs)
+    streams = [m.stream() for _ in range(5)]
+    many = np.stack([m.step_streams(streams, np.stack([x] * 5)).copy() for x in xs])
+    out[path] = {"isa": recur.isa(), "step": stepped.tolist(), "run": ran.tolist(), "many": many.tolist()}
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("isa", ["avx512", "avx2", "baseline"])
+def test_narrow_panels_on_every_tier(isa):
+    """Each tier's narrow kernels (bf16, int8, int8 as bf16 codes) against
+    the float64 reference; run and step_streams give the step's bits; the
+    FMA tiers agree bit for bit."""
+    results = {}
+    for tier in dict.fromkeys([isa, "avx2"]) if isa == "avx512" else [isa]:
+        results[tier] = narrow_outputs(tier)
+    for path, (name, weights, want) in narrow_cases().items():
+        got = results[isa][path]
+        assert got["isa"] == (isa if isa != "avx512" else recur.isa())
+        err = np.abs(np.array(got["step"]) - want).max()
+        assert err <= TOL, f"{name} {weights} on {isa}: max error {err:.3g}"
+        assert got["run"] == got["step"], f"{name} {weights} on {isa}: run differs from step"
+        assert np.array_equal(np.array(got["many"]), np.repeat(np.array(got["step"])[:, None], 5, axis=1)), name
+        if isa == "avx512" and recur.isa() == "avx512":
+            assert got["step"] == results["avx2"][path]["step"], f"{name} {weights}: avx512 and avx2 differ"
+
+
+def test_weight_storage_policies():
+    """"auto" keeps a layer narrow past 32 KiB of float32 weights (an int8
+    one as bf16 codes while they fit in half the largest cache), "narrow"
+    always in the file's type, "fp32" never; all compute the file's weights."""
+    rng = np.random.default_rng(6)
+    u = lambda *s: rng.uniform(-0.1, 0.1, size=s).astype(np.float32)
+    small = recur.LSTM(u(32, 1), u(32, 8), u(32), u(32))                    # 4.6 KB as float32
+    middle = recur.LSTM(u(256, 16), u(256, 64), u(256), u(256))             # 84 KB
+    large = recur.GRU(u(768, 128), u(768, 256), u(768), u(768))             # 1.2 MB
+    want = {"bf16": {"auto": ["fp32", "bf16", "bf16"], "narrow": ["bf16"] * 3, "fp32": ["fp32"] * 3},
+            "int8": {"auto": ["fp32", "bf16", "bf16"], "narrow": ["int8"] * 3, "fp32": ["fp32"] * 3}}
+    for weights, policies in want.items():
+        data = recur.dumps([small, recur.Dense(u(16, 8), u(16)), middle], weights=weights)
+        big = recur.dumps([large], weights=weights)
+        xs = rng.normal(0, 1, (20, 1)).astype(np.float32)
+        xl = rng.normal(0, 1, (20, 128)).astype(np.float32)
+        outputs = []
+        for policy, storage in policies.items():
+            m, b = recur.Model(data, weight_storage=policy), recur.Model(big, weight_storage=policy)
+            assert [layer.storage for layer in m.layers if layer.kind != "dense"] + [b.layers[0].storage] == storage
+            assert m.layers[1].storage == ("fp32" if policy != "narrow" else weights)  # 8 x 16: small
+            outputs.append((m.stream().run(xs), b.stream().run(xl)))
+        for got in outputs[1:]:
+            assert np.abs(got[0] - outputs[0][0]).max() <= TOL and np.abs(got[1] - outputs[0][1]).max() <= TOL
+    with pytest.raises(ValueError, match="weight_storage"):
+        recur.Model(data, weight_storage="int4")
+    from recur import _native
+    options = _native.lib.recur_load_options_default()
+    options.weight_storage = 3
+    handle = _native.ctypes.c_void_p()
+    assert _native.lib.recur_model_load_memory_ex(data, len(data), _native.ctypes.byref(options),
+                                                  _native.ctypes.byref(handle)) == recur.InvalidArgumentError.status
+    assert b"weight_storage" in _native.lib.recur_last_error() and not handle.value
+
+
+def narrow_cases():
+    cases = {}
+    work = Path(tempfile.gettempdir()) / f"recur-narrow-{os.getpid()}"
+    work.mkdir(exist_ok=True)
+    rng = np.random.default_rng(5)
+    for name, layers in narrow_models().items():
+        for weights in ("bf16", "int8"):
+            data = recur.dumps(layers, weights=weights)
+            model = recur.Model(data, weight_storage="narrow")
+            assert {layer.weights for layer in model.layers} == {layer.storage for layer in model.layers} == {weights}
+            xs = rng.normal(0, 1.5, (60, model.input_size)).astype(np.float32)
+            want = Reference(data).run(xs)
+            # "auto": the wide layers as bf16 (int8 files: as bf16 codes), the small ones widened.
+            for policy in ("narrow", "auto"):
+                path = str(work / f"{name}-{weights}.{policy}.recur")
+                Path(path).write_bytes(data)
+                np.save(path + ".x.npy", xs)
+                cases[path] = (f"{name} ({policy})", weights, want)
+    return cases
+
+
+def narrow_outputs(isa):
+    cases = narrow_cases()
+    env = dict(os.environ, RECUR_ISA=isa, PYTHONPATH=str(ROOT / "bindings" / "python"))
+    done = subprocess.run([sys.executable, "-c", NARROW_RUN, *cases], env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
 
 
 @pytest.mark.parametrize("weights", ["bf16", "int8"])

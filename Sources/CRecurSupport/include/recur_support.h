@@ -27,6 +27,9 @@ RSUPPORT_HIDDEN int rsupport_version_number(void);
  * saving ymm state), 0 = baseline x86-64. Always 0 off x86-64. */
 RSUPPORT_HIDDEN int rsupport_cpu_tier(void);
 
+/* The size of the CPU's largest cache in bytes, or 0 if cpuid does not say. */
+RSUPPORT_HIDDEN size_t rsupport_last_level_cache(void);
+
 /*-************************************
  *  Handle registry storage (Sources/Recur/Handles.swift has the logic)
  **************************************/

@@ -9,8 +9,33 @@ import Glibc
 /// State per stream: the output vector (read by the next layer).
 @usableFromInline
 enum DenseLayer {
-    static func packedBytes(_ d: DenseDescription) throws(RecurError) -> Int {
+    /// Bytes of the float32 panels.
+    static func floatBytes(_ d: DenseDescription) throws(RecurError) -> Int {
         try checkedProduct(blockCount(d.outputSize), 1 + d.inputSize, lanes, 4)
+    }
+
+    /// Narrow panels (Kernels/Narrow.swift) per 16-row block: the bias
+    /// vector, the row scales (int8), then the columns in pairs.
+    static func narrowPanelBytes(_ d: DenseDescription, _ storage: WeightStorage) throws(RecurError) -> Int {
+        let head = (storage.scaled ? 2 : 1) * lanes * 4
+        return try roundUp(try checkedSum(head, try storage.partBytes(gates: 1, columns: d.inputSize)), alignment)
+    }
+
+    static func packNarrow(_ d: DenseDescription, _ p: LayerPlan, into panels: UnsafeMutableRawPointer) {
+        let storage = p.storage, inputs = d.inputSize, panelBytes = p.panelBytes
+        for block in 0..<blockCount(d.outputSize) {
+            let panel = panels + block * panelBytes
+            let floats = panel.assumingMemoryBound(to: Float.self)
+            let used = min(lanes, d.outputSize - block * lanes)
+            for lane in 0..<used {
+                let row = block * lanes + lane
+                floats[lane] = d.bias?[row] ?? 0
+                if storage.scaled { floats[lanes + lane] = d.weight.scale(row: row) }
+            }
+            storage.pack(panel + (storage.scaled ? 2 : 1) * lanes * 4, gates: 1, columns: inputs, lanesUsed: used) {
+                _, lane, k in d.weight.bits((block * lanes + lane) * inputs + k)
+            }
+        }
     }
 
     static func pack(_ d: DenseDescription, into panels: UnsafeMutablePointer<Float>) {
@@ -30,6 +55,12 @@ enum DenseLayer {
     @inlinable @inline(never)  // one call per layer; keeps the activations inlined inside
     static func step<M: MultiplyAdd>(_ m: M.Type, _ layer: UnsafePointer<LayerPlan>, _ model: UnsafeRawPointer,
                                      _ x: UnsafePointer<Float>, _ stream: UnsafeMutableRawPointer) -> UnsafePointer<Float> {
+        switch layer.pointee.storage {
+        case .float32: break
+        case .bfloat16: return stepNarrow(BFloat16Pairs.self, m, layer, model, x, stream)
+        case .int8: return stepNarrow(Int8Columns.self, m, layer, model, x, stream)
+        case .int8Codes: return stepNarrow(Int8Codes.self, m, layer, model, x, stream)
+        }
         let panels = (model + layer.pointee.weights).assumingMemoryBound(to: Vec.self)
         let out = (stream + layer.pointee.output).assumingMemoryBound(to: Float.self)
         let inputs = layer.pointee.inputSize, activation = layer.pointee.activation
@@ -40,6 +71,29 @@ enum DenseLayer {
             a = apply(m, activation, a)
             UnsafeMutableRawPointer(out + b &* lanes).assumingMemoryBound(to: Vec.self).pointee = a
             panel += 1 &+ inputs
+        }
+        return UnsafePointer(out)
+    }
+}
+
+extension DenseLayer {
+    /// `step` for narrow panels: y = activation(b + s ⊙ Σ), the columns
+    /// widened in registers.
+    @inlinable @inline(never)
+    static func stepNarrow<W: NarrowWeights, M: MultiplyAdd>(_ w: W.Type, _ m: M.Type, _ layer: UnsafePointer<LayerPlan>,
+                                                             _ model: UnsafeRawPointer, _ x: UnsafePointer<Float>,
+                                                             _ stream: UnsafeMutableRawPointer) -> UnsafePointer<Float> {
+        let out = (stream + layer.pointee.output).assumingMemoryBound(to: Float.self)
+        let inputs = layer.pointee.inputSize, activation = layer.pointee.activation
+        let head = (W.scaled ? 2 : 1) &* MemoryLayout<Vec>.stride
+        let panelBytes = layer.pointee.panelBytes
+        var panel = model + layer.pointee.weights
+        for b in 0..<blockCount(layer.pointee.outputSize) {
+            let v = panel.assumingMemoryBound(to: Vec.self)
+            let sum = narrow1(w, m, panel + head, x, inputs)
+            let a = W.scaled ? M.madd(v[0], sum, v[1]) : v[0] + sum
+            UnsafeMutableRawPointer(out + b &* lanes).assumingMemoryBound(to: Vec.self).pointee = apply(m, activation, a)
+            panel += panelBytes
         }
         return UnsafePointer(out)
     }

@@ -19,7 +19,16 @@ enum GRUCell {
     }
 
     static func pack(_ d: CellDescription, into panels: UnsafeMutablePointer<Float>) {
-        packRecurrent(d, gates: gates, into: panels, biasVectors: biasVectors) { set, row, gate in
+        packRecurrent(d, gates: gates, into: panels, biasVectors: biasVectors, bias: bias(d))
+    }
+
+    static func packNarrow(_ d: CellDescription, _ p: CellPlan, into panels: UnsafeMutableRawPointer) {
+        packNarrowRecurrent(d, p, gates: gates, into: panels, biasVectors: biasVectors, bias: bias(d))
+    }
+
+    /// Bias vectors: b_ir + b_hr, b_iz + b_hz, b_in, b_hn.
+    static func bias(_ d: CellDescription) -> (_ set: (Int, Float) -> Void, _ row: Int, _ gate: Int) -> Void {
+        { set, row, gate in
             let bih = d.biasIH?[row] ?? 0, bhh = d.biasHH?[row] ?? 0
             if gate < 2 {
                 set(gate, bih + bhh)
@@ -49,6 +58,36 @@ enum GRUCell {
             accumulate3(m, &r, &z, &nh, panel + (biasVectors &+ inputs &* gates), h, hidden)
             finish(m, r, z, nx, nh, h + b &* lanes, hNext + b &* lanes)
             panel += panelVectors
+            b &+= 1
+        }
+        if blocks > 1 { copyVectors(h, hNext, blocks &* lanes) }
+    }
+
+    /// `step` for narrow panels (Kernels/Narrow.swift): each block's sums
+    /// over the x part and the h part, widened in registers.
+    @inlinable @inline(never)
+    static func stepNarrow<W: NarrowWeights, M: MultiplyAdd>(_ w: W.Type, _ m: M.Type, _ plan: UnsafePointer<CellPlan>,
+                                                             _ model: UnsafeRawPointer, _ x: UnsafePointer<Float>,
+                                                             _ stream: UnsafeMutableRawPointer) {
+        let h = (stream + plan.pointee.hState).assumingMemoryBound(to: Float.self)
+        let inputs = plan.pointee.inputSize, hidden = plan.pointee.hidden, blocks = plan.pointee.blocks
+        let panelBytes = plan.pointee.panelBytes
+        let xPart = W.headVectors(gates: gates, biasVectors: biasVectors) &* MemoryLayout<Vec>.stride
+        let hPart = xPart &+ W.partBytes(gates: gates, columns: inputs)
+        let hNext = blocks == 1 ? h : (stream + plan.pointee.scratch).assumingMemoryBound(to: Float.self)
+        var panel = model + plan.pointee.fusedPanels
+        var b = 0
+        while b < blocks {
+            // Scales after the 4 bias vectors: x part r, z, n; h part r, z, n.
+            let v = panel.assumingMemoryBound(to: Vec.self)
+            let sx = narrow3(w, m, panel + xPart, x, inputs)
+            let sh = narrow3(w, m, panel + hPart, h, hidden)
+            let r = combine(w, m, v[0], sx.v0, v[4], sh.v0, v[7])
+            let z = combine(w, m, v[1], sx.v1, v[5], sh.v1, v[8])
+            let nx = W.scaled ? M.madd(v[2], sx.v2, v[6]) : v[2] + sx.v2
+            let nh = W.scaled ? M.madd(v[3], sh.v2, v[9]) : v[3] + sh.v2
+            finish(m, r, z, nx, nh, h + b &* lanes, hNext + b &* lanes)
+            panel += panelBytes
             b &+= 1
         }
         if blocks > 1 { copyVectors(h, hNext, blocks &* lanes) }

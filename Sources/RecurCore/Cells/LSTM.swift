@@ -17,9 +17,16 @@ enum LSTMCell {
     }
 
     static func pack(_ d: CellDescription, into panels: UnsafeMutablePointer<Float>) {
-        packRecurrent(d, gates: gates, into: panels, biasVectors: gates) { set, row, gate in
-            set(gate, (d.biasIH?[row] ?? 0) + (d.biasHH?[row] ?? 0))
-        }
+        packRecurrent(d, gates: gates, into: panels, biasVectors: gates, bias: bias(d))
+    }
+
+    static func packNarrow(_ d: CellDescription, _ p: CellPlan, into panels: UnsafeMutableRawPointer) {
+        packNarrowRecurrent(d, p, gates: gates, into: panels, biasVectors: gates, bias: bias(d))
+    }
+
+    /// Bias vector `gate` holds b_ih + b_hh of that gate.
+    static func bias(_ d: CellDescription) -> (_ set: (Int, Float) -> Void, _ row: Int, _ gate: Int) -> Void {
+        { set, row, gate in set(gate, (d.biasIH?[row] ?? 0) + (d.biasHH?[row] ?? 0)) }
     }
 
     @inlinable @inline(never)  // one call per layer; keeps the activations inlined inside
@@ -41,6 +48,36 @@ enum LSTMCell {
             accumulate4(m, &i, &f, &g, &o, panel + gates, xh, columns)
             finish(m, i, f, g, o, c + b &* lanes, hNext + b &* lanes)
             panel += panelVectors
+            b &+= 1
+        }
+        if blocks > 1 { copyVectors(h, hNext, blocks &* lanes) }
+    }
+
+    /// `step` for narrow panels (Kernels/Narrow.swift): each block's sums
+    /// over the x part and the h part, widened in registers.
+    @inlinable @inline(never)
+    static func stepNarrow<W: NarrowWeights, M: MultiplyAdd>(_ w: W.Type, _ m: M.Type, _ plan: UnsafePointer<CellPlan>,
+                                                             _ model: UnsafeRawPointer, _ x: UnsafePointer<Float>,
+                                                             _ stream: UnsafeMutableRawPointer) {
+        let h = (stream + plan.pointee.hState).assumingMemoryBound(to: Float.self)
+        let c = (stream + plan.pointee.cState).assumingMemoryBound(to: Float.self)
+        let inputs = plan.pointee.inputSize, hidden = plan.pointee.hidden, blocks = plan.pointee.blocks
+        let panelBytes = plan.pointee.panelBytes
+        let xPart = W.headVectors(gates: gates, biasVectors: gates) &* MemoryLayout<Vec>.stride
+        let hPart = xPart &+ W.partBytes(gates: gates, columns: inputs)
+        let hNext = blocks == 1 ? h : (stream + plan.pointee.scratch).assumingMemoryBound(to: Float.self)
+        var panel = model + plan.pointee.fusedPanels
+        var b = 0
+        while b < blocks {
+            let v = panel.assumingMemoryBound(to: Vec.self)
+            let sx = narrow4(w, m, panel + xPart, x, inputs)
+            let sh = narrow4(w, m, panel + hPart, h, hidden)
+            let i = combine(w, m, v[0], sx.v0, v[4], sh.v0, v[8])
+            let f = combine(w, m, v[1], sx.v1, v[5], sh.v1, v[9])
+            let g = combine(w, m, v[2], sx.v2, v[6], sh.v2, v[10])
+            let o = combine(w, m, v[3], sx.v3, v[7], sh.v3, v[11])
+            finish(m, i, f, g, o, c + b &* lanes, hNext + b &* lanes)
+            panel += panelBytes
             b &+= 1
         }
         if blocks > 1 { copyVectors(h, hNext, blocks &* lanes) }
@@ -207,6 +244,38 @@ extension LSTMCell {
             }
             if blocks > 1 { copyVectors(h, hNext, blocks &* lanes) }
             chunk.keep(j, h, plan.pointee.out)
+        }
+    }
+}
+
+/// Shared packing for narrow fused panels (Kernels/Narrow.swift): the bias
+/// vectors as packRecurrent's, the int8 row scales of weight_ih and
+/// weight_hh, then the x and h parts, each element as the file stores it.
+func packNarrowRecurrent(_ d: CellDescription, _ p: CellPlan, gates: Int, into panels: UnsafeMutableRawPointer,
+                         biasVectors: Int,
+                         bias: (_ set: (_ vector: Int, _ value: Float) -> Void, _ row: Int, _ gate: Int) -> Void) {
+    let hidden = d.hiddenSize, inputs = d.inputSize, storage = p.weights
+    let headBytes = (biasVectors + (storage.scaled ? 2 * gates : 0)) * lanes * 4
+    let xBytes = (inputs + 1) / 2 * gates * storage.pairBytes
+    for block in 0..<blockCount(hidden) {
+        let panel = panels + block * p.panelBytes
+        let floats = panel.assumingMemoryBound(to: Float.self)
+        let used = min(lanes, hidden - block * lanes)
+        @inline(__always) func row(_ gate: Int, _ lane: Int) -> Int { gate * hidden + block * lanes + lane }
+        for lane in 0..<used {
+            for gate in 0..<gates {
+                bias({ vector, value in floats[vector * lanes + lane] = value }, row(gate, lane), gate)
+                if storage.scaled {
+                    floats[(biasVectors + gate) * lanes + lane] = d.weightIH.scale(row: row(gate, lane))
+                    floats[(biasVectors + gates + gate) * lanes + lane] = d.weightHH.scale(row: row(gate, lane))
+                }
+            }
+        }
+        storage.pack(panel + headBytes, gates: gates, columns: inputs, lanesUsed: used) { gate, lane, k in
+            d.weightIH.bits(row(gate, lane) * inputs + k)
+        }
+        storage.pack(panel + headBytes + xBytes, gates: gates, columns: hidden, lanesUsed: used) { gate, lane, k in
+            d.weightHH.bits(row(gate, lane) * hidden + k)
         }
     }
 }

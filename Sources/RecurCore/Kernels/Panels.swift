@@ -13,26 +13,34 @@
 @inlinable @inline(__always)
 func blockCount(_ width: Int) -> Int { (width &+ lanes &- 1) / lanes }
 
-/// Checked arithmetic for load-time size computations.
-func checkedProduct(_ factors: Int...) throws(RecurError) -> Int {
-    var result = 1
-    for f in factors {
-        let (p, overflow) = result.multipliedReportingOverflow(by: f)
-        guard !overflow else { throw RecurError(.tooLarge, "model size overflows") }
-        result = p
-    }
-    return result
+/// Checked arithmetic for load-time size computations. (Fixed arities, not
+/// variadic: a variadic list is an array, a Swift allocation per call, and
+/// the allocations of a load must not grow with its layers.)
+func checkedProduct(_ a: Int, _ b: Int) throws(RecurError) -> Int {
+    let (p, overflow) = a.multipliedReportingOverflow(by: b)
+    guard !overflow else { throw RecurError(.tooLarge, "model size overflows") }
+    return p
 }
 
-func checkedSum(_ terms: Int...) throws(RecurError) -> Int {
-    var result = 0
-    for t in terms {
-        let (s, overflow) = result.addingReportingOverflow(t)
-        guard !overflow else { throw RecurError(.tooLarge, "model size overflows") }
-        result = s
-    }
-    return result
+func checkedProduct(_ a: Int, _ b: Int, _ c: Int) throws(RecurError) -> Int {
+    try checkedProduct(try checkedProduct(a, b), c)
 }
+
+func checkedProduct(_ a: Int, _ b: Int, _ c: Int, _ d: Int) throws(RecurError) -> Int {
+    try checkedProduct(try checkedProduct(a, b, c), d)
+}
+
+func checkedProduct(_ a: Int, _ b: Int, _ c: Int, _ d: Int, _ e: Int) throws(RecurError) -> Int {
+    try checkedProduct(try checkedProduct(a, b, c, d), e)
+}
+
+func checkedSum(_ a: Int, _ b: Int) throws(RecurError) -> Int {
+    let (s, overflow) = a.addingReportingOverflow(b)
+    guard !overflow else { throw RecurError(.tooLarge, "model size overflows") }
+    return s
+}
+
+func checkedSum(_ a: Int, _ b: Int, _ c: Int) throws(RecurError) -> Int { try checkedSum(try checkedSum(a, b), c) }
 
 /// Multiply-accumulate of `count` columns into `n` accumulators:
 /// acc[g] += panel[c * n + g] * column[c] for every c. Every gate's sum has

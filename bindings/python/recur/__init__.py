@@ -27,7 +27,7 @@ __all__ = [*_WRITER, *_RUNTIME, "example", "from_keras", "from_torch", "__versio
 
 # The version of include/recur.h this package was written for
 # (tests/python/test_contract.py checks it, pyproject.toml and the header agree).
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 
 def __getattr__(name):

@@ -63,7 +63,7 @@ class LoadOptions(ctypes.Structure):
     _fields_ = [("struct_size", _size), ("max_file_bytes", _size), ("max_content_bytes", _size),
                 ("max_model_bytes", _size), ("max_stream_bytes", _size), ("max_layers", _size),
                 ("max_dimension", _size), ("max_metadata_entries", _size), ("max_metadata_bytes", _size),
-                ("max_name_bytes", _size), ("allocator", Allocator)]
+                ("max_name_bytes", _size), ("allocator", Allocator), ("weight_storage", ctypes.c_int)]
 
 
 _options_p = ctypes.POINTER(LoadOptions)
@@ -76,7 +76,8 @@ class LayerInfo(ctypes.Structure):
                 ("proj_size", _size), ("vocab_size", _size), ("parameters", _size), ("options", ctypes.c_uint32),
                 ("element_type", ctypes.c_uint32), ("function_count", ctypes.c_uint32),
                 ("functions", ctypes.c_int * 3), ("alpha", ctypes.c_float * 3), ("beta", ctypes.c_float * 3),
-                ("memory_size", _size), ("score", ctypes.c_int), ("units", _size), ("scale", ctypes.c_float)]
+                ("memory_size", _size), ("score", ctypes.c_int), ("units", _size), ("scale", ctypes.c_float),
+                ("storage_type", ctypes.c_uint32)]
 
 for name, restype, argtypes in [
     ("recur_version", ctypes.c_char_p, []),

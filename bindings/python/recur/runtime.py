@@ -125,14 +125,22 @@ class _Closable:
 
 
 _LIMITS = [name for name, _ in LoadOptions._fields_ if name.startswith("max_")]
+_STORAGE = ("auto", "narrow", "fp32")  # recur_weight_storage
 
 
 def _options(limits):
-    """recur_load_options with the given limits (keyword name = field name)."""
+    """recur_load_options with the given limits (keyword name = field name)
+    and weight_storage ("auto", "narrow" or "fp32")."""
     options = lib.recur_load_options_default()
     for name, value in limits.items():
+        if name == "weight_storage":
+            if not isinstance(value, str) or value not in _STORAGE:
+                raise ValueError(f"Model: weight_storage must be one of {', '.join(map(repr, _STORAGE))}, not {value!r}")
+            options.weight_storage = _STORAGE.index(value)
+            continue
         if name not in _LIMITS:
-            raise TypeError(f"Model: unknown option {name!r}; the limits are {', '.join(_LIMITS)}")
+            raise TypeError(f"Model: unknown option {name!r}; the limits are {', '.join(_LIMITS)}, "
+                            "and the other option is weight_storage")
         n = _integer(value, name, "Model")
         if n <= 0:
             raise ValueError(f"Model: {name} must be positive, not {n}")
@@ -155,7 +163,7 @@ _PARAMETERS = {"affine": "ab", "leaky_relu": "a", "thresholded_relu": "a", "scal
 
 Layer = collections.namedtuple("Layer", "kind direction name input_size output_size hidden_size proj_size "
                                         "vocab_size parameters options functions memory_size score units scale "
-                                        "weights", defaults=(0, None, 0, None, "fp32"))
+                                        "weights storage", defaults=(0, None, 0, None, "fp32", "fp32"))
 Layer.__doc__ = """One layer as the file describes it (recur_model_layer_info): kind
 ("lstm", "gru", "rnn", "dense", "embedding", "softmax"), direction
 ("forward", "reverse", "bidirectional"; None for other layers), name, sizes,
@@ -164,7 +172,10 @@ parameters (floats in the file) and options (a frozenset of "bias",
 "proj_clip", "layer_norm", "reset_before", "peephole_matrix",
 "output_peephole_previous"), and functions: a cell's f, g, h
 (as many as it uses) or a dense layer's activation, as text such as
-"sigmoid" or "leaky_relu(alpha=0.1)"."""
+"sigmoid" or "leaky_relu(alpha=0.1)". Attention layers add memory_size,
+score, units and scale. weights is how the file stores the weight
+matrices ("fp32", "bf16", "int8"); storage how the loaded model keeps
+them (narrow, or "fp32" when widened at load: Model's weight_storage)."""
 
 
 def _function(kind, alpha, beta):
@@ -192,7 +203,8 @@ def _layers(handle, count):
                                for k in range(min(info.function_count, 3))),
                          info.memory_size, _SCORES[info.score] if attention and 0 <= info.score < 3 else None,
                          info.units, info.scale if attention else None,
-                         _ELEMENT_TYPES.get(info.element_type, f"type {info.element_type}")))
+                         _ELEMENT_TYPES.get(info.element_type, f"type {info.element_type}"),
+                         _ELEMENT_TYPES.get(info.storage_type, f"type {info.storage_type}")))
     return tuple(out)
 
 
@@ -215,7 +227,11 @@ class Model(_Closable):
     Keyword arguments lower or raise the load's limits, named as the fields
     of recur_load_options: max_file_bytes, max_content_bytes,
     max_model_bytes, max_stream_bytes, max_layers, max_dimension,
-    max_metadata_entries, max_metadata_bytes, max_name_bytes.
+    max_metadata_entries, max_metadata_bytes, max_name_bytes; and
+    weight_storage says how bf16 and int8 weight matrices are kept: "auto"
+    (narrow where that is faster: large layers), "narrow" (wherever a kernel
+    exists: the least memory) or "fp32" (widened at load); see
+    docs/quantization.md.
 
     A Model pickles as where it came from: the file's absolute path (the
     file is loaded again when unpickled, and a live Model of the same path
