@@ -402,7 +402,7 @@ test-install: lib $(OUT)/gen/status_names.h
 # (on 300 of their held-out sentences it stays within 1.4e-6).
 QEMU_TRACKED = $(filter-out examples/translate/%,$(MODELS))
 QEMU_MODELS = $(QEMU_TRACKED) $$(ls $(OUT)/variants/*.recur | grep -v -e big_stream -e /deep)
-$(OUT)/tier_outputs: tests/c/tier_outputs.c include/recur.h $(OUT)/lib/librecur.so
+$(OUT)/tier_outputs: tests/c/tier_outputs.c tests/c/narrow.h include/recur.h $(OUT)/lib/librecur.so
 	$(CC) $(CFLAGS_TEST) $< $(LDFLAGS_TEST) -o $@
 test-tiers: $(OUT)/tier_outputs $(OUT)/test_api $(OUT)/test_bad_files $(OUT)/test_handles $(OUT)/test_step_streams \
             $(OUT)/test_attention variants test-install

@@ -10,6 +10,8 @@
 
 #include <recur.h>
 
+#include "narrow.h"  /* the reduced variants through their narrow kernels on each tier */
+
 #define STEPS 1000
 
 int main(int argc, char **argv) {
@@ -19,7 +21,7 @@ int main(int argc, char **argv) {
     }
     recur_model *model = NULL;
     recur_stream *stream = NULL;
-    if (recur_model_load_file(argv[1], &model) != RECUR_OK || recur_stream_create(model, &stream) != RECUR_OK ||
+    if (load_narrow(argv[1], &model) != RECUR_OK || recur_stream_create(model, &stream) != RECUR_OK ||
         recur_stream_reserve(stream, STEPS) != RECUR_OK) {
         fprintf(stderr, "%s: %s\n", argv[1], recur_last_error());
         return 1;

@@ -106,3 +106,14 @@ def test_the_readme_writing_snippet_runs_as_written(tmp_path):
     r = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert recur.Model(tmp_path / "m.recur").layers[0].hidden_size == 64
+
+
+def test_info_says_how_reduced_weights_are_kept(tmp_path):
+    rng = np.random.default_rng(0)
+    u = lambda *s: rng.uniform(-0.1, 0.1, size=s).astype(np.float32)
+    path = tmp_path / "int8.recur"
+    recur.save(path, [recur.LSTM(u(512, 64), u(512, 128), u(512), u(512)), recur.Dense(u(3, 128), u(3))], weights="int8")
+    r = cli("info", path)
+    assert r.returncode == 0, r.stderr
+    assert "(int8 weight matrices, float32 elsewhere)" in r.stdout.splitlines()[0]
+    assert r.stdout.splitlines()[1].strip() == "kept as (weight_storage auto): 0: bf16 codes, 1: fp32"

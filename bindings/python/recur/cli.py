@@ -83,6 +83,10 @@ def info(path, out):
     types = sorted({layer.weights for layer in model.layers if layer.parameters} - {"fp32"})
     stored = "float32" if not types else f"{' and '.join(types)} weight matrices, float32 elsewhere"
     print(f"{path}: {os.path.getsize(path):,} bytes, {parameters:,} parameters ({stored})", file=out)
+    if types:  # how this load keeps them (recur_weight_storage, docs/quantization.md)
+        kept = [f"{i}: {layer.storage}{' codes' if layer.weights == 'int8' and layer.storage == 'bf16' else ''}"
+                for i, layer in enumerate(model.layers) if layer.weights != "fp32"]
+        print(f"  kept as (weight_storage auto): {', '.join(kept)}", file=out)
     print(f"  input: {takes}; output: {floats(model.output_size)}", file=out)
     print(f"  a stream: {_stream_bytes(model):,} bytes; a snapshot: {model.snapshot_size:,} bytes"
           f"{' and its memory rows' if any(layer.kind == 'attention' for layer in model.layers) else ''}; "
