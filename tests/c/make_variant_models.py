@@ -65,9 +65,12 @@ def main(out):
     }
     for name, layers in models.items():
         recur.save(out / f"{name}.recur", layers, metadata={"source": "make_variant_models.py", "name": name})
-    # Format version 4: reduced-precision weights (widened when loaded).
+    # Format version 4: reduced-precision weights (the C tests load them with
+    # RECUR_WEIGHTS_NARROW: the fused cells and dense layers run narrow kernels,
+    # the others are widened at load).
     reduced = {
         "lstm_int8": ([lstm(5, 24), recur.Dense(u(3, 24), u(3))], "int8"),
+        "gru_bf16_fused": ([gru(7, 40), recur.Dense(u(5, 40), u(5), "tanh")], "bf16"),
         "gru_bf16": ([gru(4, 20, reset_before_matmul=True), rnn(20, 8)], "bf16"),
         "token_lm_int8": ([recur.Embedding(u(30, 8)), lstm(8, 16, peephole_matrix=u(48, 16)), recur.Dense(u(30, 16), u(30)),
                            recur.Softmax(30)], "int8"),
