@@ -222,13 +222,15 @@ typedef struct recur_allocator {
  * which is what a large layer's step costs, but a few more instructions per
  * weight, which is what a layer in the core's caches costs. Either way the
  * step computes the file's weights exactly (w = q * scale for int8).
- * Narrow storage applies to fused LSTM and GRU cells and to dense layers;
- * other layers' weights are widened to float32 at load
- * (recur_layer_info.storage_type says which). */
+ * Narrow storage applies to recurrent and dense layers; attention and
+ * embedding weights are widened to float32 at load (an embedding step reads
+ * one row), and so are a layer's whose matrices are of different types
+ * (recur_layer_info.storage_type says what each layer keeps). */
 typedef enum recur_weight_storage {
-    RECUR_WEIGHTS_AUTO = 0,     /* narrow where that is faster: bfloat16 layers whose float32 weights would
-                                   pass 32 KiB, int8 layers past 1 MiB (about what stays in a core's L1 and
-                                   L2 caches); the others widened */
+    RECUR_WEIGHTS_AUTO = 0,     /* narrow where that is faster: layers whose float32 weights would pass
+                                   32 KiB; an int8 layer as exact bfloat16 codes (2 bytes a weight, widened in
+                                   one instruction) while those fit in half the CPU's largest cache, as int8
+                                   past it; smaller layers widened */
     RECUR_WEIGHTS_NARROW = 1,   /* narrow wherever a kernel exists: the least memory */
     RECUR_WEIGHTS_FLOAT32 = 2   /* every weight widened to float32 at load */
 } recur_weight_storage;

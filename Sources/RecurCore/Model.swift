@@ -342,18 +342,26 @@ func planCell(_ c: CellDescription, backwards: Bool, _ limits: LoadLimits, _ are
     } else {
         let gates = c.kind.gates
         let rows = gates * p.hiddenPadded
-        p.wx = try arena.floats(try matVecFloats(rows: rows, columns: c.inputSize))
-        p.wh = try arena.floats(try matVecFloats(rows: rows, columns: c.outputSize))
+        // Narrow matrices when all of them have one reduced type (MatVec.swift).
+        let type = c.weightIH.type
+        let shared = c.weightHH.type == type && (c.peepholeMatrix?.type ?? type) == type && (c.weightProj?.type ?? type) == type
+        let floatBytes = try checkedSum(try WeightStorage.float32.matVecBytes(rows: rows, columns: c.inputSize),
+                                        try WeightStorage.float32.matVecBytes(rows: rows, columns: c.outputSize),
+                                        c.projSize > 0 ? try WeightStorage.float32.matVecBytes(rows: p.outPadded, columns: c.hiddenSize) : 0)
+        p.weights = WeightStorage.choose(shared ? type : nil, floatBytes: floatBytes, limits.weightStorage,
+                                         cacheBytes: limits.cacheBytes)
+        p.wx = try arena.bytes(try p.weights.matVecBytes(rows: rows, columns: c.inputSize))
+        p.wh = try arena.bytes(try p.weights.matVecBytes(rows: rows, columns: c.outputSize))
         if c.layerNorm != nil {
             p.lnWeight = try arena.floats(4 * p.hiddenPadded)
             p.lnBias = try arena.floats(4 * p.hiddenPadded)
         }
         if c.peephole != nil { p.peephole = try arena.floats(3 * p.hiddenPadded) }
         if c.peepholeMatrix != nil {
-            p.peepholeMatrix = try arena.floats(try matVecFloats(rows: 3 * p.hiddenPadded, columns: c.hiddenSize))
+            p.peepholeMatrix = try arena.bytes(try p.weights.matVecBytes(rows: 3 * p.hiddenPadded, columns: c.hiddenSize))
         }
         p.outputPeepholePrevious = c.outputPeepholePrevious
-        if c.projSize > 0 { p.proj = try arena.floats(try matVecFloats(rows: p.outPadded, columns: c.hiddenSize)) }
+        if c.projSize > 0 { p.proj = try arena.bytes(try p.weights.matVecBytes(rows: p.outPadded, columns: c.hiddenSize)) }
         // gx, gh (gates x padded hidden each), then the cell output or r*h.
         p.scratch = try state.floats(2 * rows + p.hiddenPadded)
     }

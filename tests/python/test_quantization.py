@@ -101,6 +101,11 @@ def narrow_models():
         "gru_odd": [recur.GRU(u(3 * 45, 17), u(3 * 45, 45), u(3 * 45), u(3 * 45)), recur.Dense(u(19, 45), None),
                     recur.GRU(u(3 * 16, 19), u(3 * 16, 16), None, u(3 * 16))],
         "one_input": [recur.LSTM(u(4 * 8, 1), u(4 * 8, 8), u(4 * 8), u(4 * 8)), recur.Dense(u(1, 8), u(1))],
+        # The general path (GeneralCell): its matrices narrow too.
+        "general": [recur.GRU(u(3 * 41, 9), u(3 * 41, 41), u(3 * 41), u(3 * 41), reset_before_matmul=True),
+                    recur.LSTM(u(4 * 40, 41), u(4 * 40, 11), u(4 * 40), u(4 * 40), weight_proj=u(11, 40),
+                               bias_proj=u(11), peephole_matrix=u(120, 40), layer_norm=1 + u(4, 40)),
+                    recur.RNN(u(37, 11), u(37, 37), u(37), None, clip=3.0)],
     }
 
 

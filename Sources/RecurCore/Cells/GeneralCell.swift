@@ -43,10 +43,20 @@ enum GeneralCell {
             }
         }
         let biasH: (Int) -> Float = { row in c.kind == .gru ? c.biasHH?[row] ?? 0 : 0 }
-        packMatVec(floats(base, p.wx), paddedRows: gates * hp, columns: inputs, rows: rowOf,
-                   value: { row, col in c.weightIH[row * inputs + col] }, bias: biasX)
-        packMatVec(floats(base, p.wh), paddedRows: gates * hp, columns: recurrent, rows: rowOf,
-                   value: { row, col in c.weightHH[row * recurrent + col] }, bias: biasH)
+        // One matrix in the cell's storage: float32, or narrow (MatVec.swift).
+        func pack(_ offset: Int, _ weights: TensorView, paddedRows: Int, columns: Int, rows: (Int) -> Int?,
+                  bias: (Int) -> Float) {
+            if p.weights == .float32 {
+                packMatVec(floats(base, offset), paddedRows: paddedRows, columns: columns, rows: rows,
+                           value: { row, col in weights[row * columns + col] }, bias: bias)
+            } else {
+                packMatVecNarrow(base + offset, p.weights, paddedRows: paddedRows, columns: columns, rows: rows,
+                                 bits: { row, col in weights.bits(row * columns + col) },
+                                 scale: { weights.scale(row: $0) }, bias: bias)
+            }
+        }
+        pack(p.wx, c.weightIH, paddedRows: gates * hp, columns: inputs, rows: rowOf, bias: biasX)
+        pack(p.wh, c.weightHH, paddedRows: gates * hp, columns: recurrent, rows: rowOf, bias: biasH)
         for u in 0..<hidden {
             if let ln = c.layerNorm {
                 for k in 0..<4 {
@@ -59,14 +69,12 @@ enum GeneralCell {
             }
         }
         if let matrix = c.peepholeMatrix {
-            packMatVec(floats(base, p.peepholeMatrix), paddedRows: 3 * hp, columns: hidden, rows: rowOf,
-                       value: { row, col in matrix[row * hidden + col] }, bias: { _ in 0 })
+            pack(p.peepholeMatrix, matrix, paddedRows: 3 * hp, columns: hidden, rows: rowOf, bias: { _ in 0 })
         }
         if let weight = c.weightProj {
             let projected = c.projSize
-            packMatVec(floats(base, p.proj), paddedRows: p.outPadded, columns: hidden,
-                       rows: { $0 < projected ? $0 : nil },
-                       value: { row, col in weight[row * hidden + col] }, bias: { c.biasProj?[$0] ?? 0 })
+            pack(p.proj, weight, paddedRows: p.outPadded, columns: hidden, rows: { $0 < projected ? $0 : nil },
+                 bias: { c.biasProj?[$0] ?? 0 })
         }
     }
 
@@ -113,17 +121,33 @@ enum GeneralCell {
         for u in 0..<count { v[u] = (v[u] * down - mean) * inverse * weight[u] + bias[u] }
     }
 
-    @inlinable @inline(never)
+    /// One step, with the matrices in the cell's storage.
+    @inlinable @inline(__always)
     static func step<M: MultiplyAdd>(_ tier: M.Type, _ plan: UnsafePointer<CellPlan>, _ model: UnsafeRawPointer,
                                      _ x: UnsafePointer<Float>, _ stream: UnsafeMutableRawPointer) {
+        switch plan.pointee.weights {
+        case .float32: step(Float32Panels.self, tier, plan, model, x, stream)
+        case .bfloat16: step(NarrowPanels<BFloat16Pairs>.self, tier, plan, model, x, stream)
+        case .int8: step(NarrowPanels<Int8Columns>.self, tier, plan, model, x, stream)
+        case .int8Codes: step(NarrowPanels<Int8Codes>.self, tier, plan, model, x, stream)
+        }
+    }
+
+    @inlinable @inline(never)
+    static func step<P: PanelProduct, M: MultiplyAdd>(_: P.Type, _ tier: M.Type, _ plan: UnsafePointer<CellPlan>,
+                                                      _ model: UnsafeRawPointer, _ x: UnsafePointer<Float>,
+                                                      _ stream: UnsafeMutableRawPointer) {
         // Fields through the pointer: a copy of the plan would be a memcpy per step.
         let p = plan
         let hp = p.pointee.hiddenPadded, rows = (p.pointee.kind == .lstm ? 4 : p.pointee.kind == .gru ? 3 : 1) &* hp
         let m = UnsafeMutableRawPointer(mutating: model)
         let h = floats(stream, p.pointee.hState)
         let gx = floats(stream, p.pointee.scratch), gh = gx + rows, extra = gh + rows
-        let wx = UnsafePointer(floats(m, p.pointee.wx)).withMemoryRebound(to: Vec.self, capacity: 1) { $0 }
-        let wh = UnsafePointer(floats(m, p.pointee.wh)).withMemoryRebound(to: Vec.self, capacity: 1) { $0 }
+        let wx = UnsafeRawPointer(m + p.pointee.wx), wh = UnsafeRawPointer(m + p.pointee.wh)
+        @inline(__always) func matVec(_: M.Type, _ panels: UnsafeRawPointer, columns: Int, blocks: Range<Int>,
+                                      _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+            P.product(tier, panels, columns: columns, blocks: blocks, x, out, accumulate: accumulate)
+        }
         let all = 0..<(rows / lanes)
         let blocks = hp / lanes
         matVec(tier, wx, columns: p.pointee.inputSize, blocks: all, x, gx, accumulate: false)
@@ -170,11 +194,10 @@ enum GeneralCell {
             let zi = gx, zf = gx + hp, zg = gx + 2 &* hp, zo = gx + 3 &* hp
             let peep = p.pointee.peephole != 0 ? UnsafePointer(floats(m, p.pointee.peephole)) : nil
             let previous = p.pointee.outputPeepholePrevious
-            // U_i, U_f (rows i, f: zi and zf are consecutive), then U_o, each
-            // block a panel of 1 + hidden vectors.
-            let matrix = p.pointee.peepholeMatrix != 0
-                ? UnsafePointer(floats(m, p.pointee.peepholeMatrix)).withMemoryRebound(to: Vec.self, capacity: 1) { $0 } : nil
-            let matrixO = matrix.map { $0 + 2 &* blocks &* (1 &+ p.pointee.hidden) }
+            // U_i, U_f (rows i, f: zi and zf are consecutive), then U_o,
+            // each block a panel of P.panelBytes.
+            let matrix = p.pointee.peepholeMatrix != 0 ? UnsafeRawPointer(m + p.pointee.peepholeMatrix) : nil
+            let matrixO = matrix.map { $0 + 2 &* blocks &* P.panelBytes(columns: p.pointee.hidden) }
             if let matrix {
                 matVec(tier, matrix, columns: p.pointee.hidden, blocks: 0..<(2 &* blocks), c, gx, accumulate: true)
                 if previous, let matrixO {
@@ -220,7 +243,7 @@ enum GeneralCell {
                 vec(target, b).pointee = o * apply(tier, p.pointee.h, vec(c, b).pointee)
             }
             if p.pointee.proj != 0 {
-                let proj = UnsafePointer(floats(m, p.pointee.proj)).withMemoryRebound(to: Vec.self, capacity: 1) { $0 }
+                let proj = UnsafeRawPointer(m + p.pointee.proj)
                 matVec(tier, proj, columns: p.pointee.hidden, blocks: 0..<(p.pointee.outPadded / lanes), extra, h, accumulate: false)
                 if p.pointee.projClip > 0 {
                     for b in 0..<(p.pointee.outPadded / lanes) { vec(h, b).pointee = clipped(tier, vec(h, b).pointee, p.pointee.projClip) }
