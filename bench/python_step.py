@@ -1,5 +1,7 @@
 """The Python call against its floor: Stream.step (and with out=) against a
-raw ctypes call of recur_step set up once, and Stream.run per step, in one
+raw ctypes call of recur_step set up once (argtypes declared, as a ctypes
+user writes it), the same call with no argtypes (every argument a ctypes
+object: what Stream.step does inside), and Stream.run per step, in one
 process, interleaved over many rounds; medians and spread (ns per call).
 
     make bench-python        (or: python bench/python_step.py [ROUNDS])
@@ -40,6 +42,16 @@ def main(rounds=64, calls=2000):
     def c_raw():
         for _ in range(calls):
             raw(handle, xp, 16, yp, 1)
+    # The same call with no argtypes and every argument a ctypes object made
+    # once (what Stream.step does): ctypes converts nothing.
+    bare = lib._FuncPtr(("recur_step", lib))
+    bare.restype = ctypes.c_int
+    args = (ctypes.c_void_p(handle), (ctypes.c_float * 16).from_buffer(x), ctypes.c_size_t(16),
+            (ctypes.c_float * 1).from_buffer(y), ctypes.c_size_t(1))
+
+    def c_bare():
+        for _ in range(calls):
+            bare(*args)
 
     def step():
         for _ in range(calls):
@@ -52,8 +64,8 @@ def main(rounds=64, calls=2000):
     def run():
         stream.run(xs)
 
-    contenders = {"ctypes recur_step (floor)": c_raw, "Stream.step(x)": step, "Stream.step(x, out=y)": step_out,
-                  "Stream.run(xs) per step": run}
+    contenders = {"ctypes recur_step (floor)": c_raw, "ctypes recur_step, no argtypes": c_bare,
+                  "Stream.step(x)": step, "Stream.step(x, out=y)": step_out, "Stream.run(xs) per step": run}
     times = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, fn in contenders.items():  # interleaved: every round runs each once
