@@ -228,8 +228,9 @@ typedef struct recur_allocator {
  * (recur_layer_info.storage_type says what each layer keeps). */
 typedef enum recur_weight_storage {
     RECUR_WEIGHTS_AUTO = 0,     /* narrow where that is faster: layers whose float32 weights would pass
-                                   32 KiB; an int8 layer as exact bfloat16 codes (2 bytes a weight, widened in
-                                   one instruction) while those fit in half the CPU's largest cache, as int8
+                                   32 KiB on the AVX-512 tier, 1 MiB on AVX2 (never on the baseline tier);
+                                   an int8 layer as exact bfloat16 codes (2 bytes a weight, widened in one
+                                   instruction) while those fit in half the CPU's largest cache, as int8
                                    past it; smaller layers widened */
     RECUR_WEIGHTS_NARROW = 1,   /* narrow wherever a kernel exists: the least memory */
     RECUR_WEIGHTS_FLOAT32 = 2   /* every weight widened to float32 at load */

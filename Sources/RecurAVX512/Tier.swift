@@ -20,4 +20,5 @@ public let avx512Kernels = Kernels(
     run: { Stream(base: $0).run(AVX512.self, $1, $2, $3) },
     runTokens: { Stream(base: $0).runTokens(AVX512.self, $1, $2, $3) },
     stepStreams: { Model(base: $0).stepStreams(AVX512.self, $1, $2, $3, $4, $5) },
-    setMemory: { Stream(base: $0).setMemory(AVX512.self, $1, $2, $3) })
+    setMemory: { Stream(base: $0).setMemory(AVX512.self, $1, $2, $3) },
+    autoNarrowBytes: 32 << 10)

@@ -188,10 +188,12 @@ public struct Model {
                 plan.kind = .recurrent
                 plan.direction = direction
                 plan.inputSize = forward.inputSize
-                plan.forward = try planCell(forward, backwards: direction == .reverse, limits, &arena, &state)
+                plan.forward = try planCell(forward, backwards: direction == .reverse, limits, narrowBytes: kernels.autoNarrowBytes,
+                                            &arena, &state)
                 plan.output = plan.forward.hState
                 if let backward {
-                    plan.backward = try planCell(backward, backwards: true, limits, &arena, &state)
+                    plan.backward = try planCell(backward, backwards: true, limits, narrowBytes: kernels.autoNarrowBytes,
+                                                 &arena, &state)
                     plan.output = try state.floats(plan.outputSize + lanes)
                 }
                 if direction != .forward && firstSequenceLayer < 0 { firstSequenceLayer = index }
@@ -200,7 +202,8 @@ public struct Model {
                 plan.inputSize = d.inputSize
                 plan.activation = d.activation
                 plan.storage = WeightStorage.choose(d.weight.type, floatBytes: try DenseLayer.floatBytes(d),
-                                                    limits.weightStorage, cacheBytes: limits.cacheBytes)
+                                                    limits.weightStorage, cacheBytes: limits.cacheBytes,
+                                                    narrowBytes: kernels.autoNarrowBytes)
                 if plan.storage != .float32 { plan.panelBytes = try DenseLayer.narrowPanelBytes(d, plan.storage) }
                 plan.weights = try arena.bytes(try checkedProduct(blockCount(d.outputSize),
                                                                   plan.storage == .float32 ? (1 + d.inputSize) * lanes * 4 : plan.panelBytes))
@@ -297,7 +300,7 @@ private func pack(_ layer: LayerDescription, _ plan: LayerPlan, _ base: UnsafeMu
 
 /// Plans one direction of a recurrent layer: chooses the fused or general
 /// path and reserves its weights and state (packCell fills them).
-func planCell(_ c: CellDescription, backwards: Bool, _ limits: LoadLimits, _ arena: inout Layout,
+func planCell(_ c: CellDescription, backwards: Bool, _ limits: LoadLimits, narrowBytes: Int, _ arena: inout Layout,
               _ state: inout Layout) throws(RecurError) -> CellPlan {
     var p = CellPlan()
     p.kind = c.kind
@@ -327,7 +330,8 @@ func planCell(_ c: CellDescription, backwards: Bool, _ limits: LoadLimits, _ are
     if p.fused {
         let floatBytes = c.kind == .lstm ? try LSTMCell.packedBytes(c) : try GRUCell.packedBytes(c)
         p.weights = WeightStorage.choose(c.weightIH.type == c.weightHH.type ? c.weightIH.type : nil,
-                                         floatBytes: floatBytes, limits.weightStorage, cacheBytes: limits.cacheBytes)
+                                         floatBytes: floatBytes, limits.weightStorage, cacheBytes: limits.cacheBytes,
+                                         narrowBytes: narrowBytes)
         let bytes: Int
         if p.weights == .float32 {
             bytes = floatBytes
@@ -349,7 +353,7 @@ func planCell(_ c: CellDescription, backwards: Bool, _ limits: LoadLimits, _ are
                                         try WeightStorage.float32.matVecBytes(rows: rows, columns: c.outputSize),
                                         c.projSize > 0 ? try WeightStorage.float32.matVecBytes(rows: p.outPadded, columns: c.hiddenSize) : 0)
         p.weights = WeightStorage.choose(shared ? type : nil, floatBytes: floatBytes, limits.weightStorage,
-                                         cacheBytes: limits.cacheBytes)
+                                         cacheBytes: limits.cacheBytes, narrowBytes: narrowBytes)
         p.wx = try arena.bytes(try p.weights.matVecBytes(rows: rows, columns: c.inputSize))
         p.wh = try arena.bytes(try p.weights.matVecBytes(rows: rows, columns: c.outputSize))
         if c.layerNorm != nil {

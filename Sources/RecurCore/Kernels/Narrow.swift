@@ -53,15 +53,14 @@ extension WeightStorage {
     /// bench`'s weights table).
     /// An int8 layer whose bfloat16 codes would fit in half the largest
     /// cache (`cacheBytes`) takes the codes; a larger one, int8.
-    static func choose(_ type: ElementType?, floatBytes: Int, _ policy: WeightPolicy, cacheBytes: Int) -> WeightStorage {
+    /// `narrowBytes` is the tier's threshold (Kernels.autoNarrowBytes).
+    static func choose(_ type: ElementType?, floatBytes: Int, _ policy: WeightPolicy, cacheBytes: Int,
+                       narrowBytes: Int) -> WeightStorage {
         guard let type, type != .float32, policy != .float32 else { return .float32 }
         if policy == .narrow { return WeightStorage(type) }
-        if floatBytes <= autoNarrowBytes { return .float32 }
+        if floatBytes <= narrowBytes { return .float32 }
         return type == .int8 && floatBytes / 2 <= cacheBytes / 2 ? .int8Codes : WeightStorage(type)
     }
-
-    /// RECUR_WEIGHTS_AUTO's threshold (include/recur.h).
-    static let autoNarrowBytes = 32 << 10
 
     /// Whether sums are multiplied by row scales.
     var scaled: Bool { self == .int8 || self == .int8Codes }
@@ -206,9 +205,16 @@ extension NarrowWeights {
 }
 
 /// Four gates' sums over one part (`count` columns of `column`), from zero.
+/// Tiers with fewer registers take two gates per pass (as Panels.swift's
+/// accumulate4): each gate's sum is formed in the same order either way.
 @inlinable @inline(always)
-func narrow4<W: NarrowWeights, M: MultiplyAdd>(_: W.Type, _: M.Type, _ part: UnsafeRawPointer,
+func narrow4<W: NarrowWeights, M: MultiplyAdd>(_ w: W.Type, _ m: M.Type, _ part: UnsafeRawPointer,
                                               _ column: UnsafePointer<Float>, _ count: Int) -> Sums4 {
+    if M.gatesPerPass < 4 {
+        let (i, f) = narrow2(w, m, part, column, count, gate: 0, of: 4)
+        let (g, o) = narrow2(w, m, part, column, count, gate: 2, of: 4)
+        return Sums4(i, f, g, o)
+    }
     var a0 = Vec(), a1 = Vec(), a2 = Vec(), a3 = Vec()
     var b0 = Vec(), b1 = Vec(), b2 = Vec(), b3 = Vec()
     var q = part
@@ -236,10 +242,16 @@ func narrow4<W: NarrowWeights, M: MultiplyAdd>(_: W.Type, _: M.Type, _ part: Uns
     return Sums4(a0 + b0, a1 + b1, a2 + b2, a3 + b3)
 }
 
-/// Three gates' sums over one part, from zero.
+/// Three gates' sums over one part, from zero (in two passes on the
+/// baseline; AVX2 holds the six chains, 12 ymm registers, and measured
+/// slower in passes).
 @inlinable @inline(always)
-func narrow3<W: NarrowWeights, M: MultiplyAdd>(_: W.Type, _: M.Type, _ part: UnsafeRawPointer,
+func narrow3<W: NarrowWeights, M: MultiplyAdd>(_ w: W.Type, _ m: M.Type, _ part: UnsafeRawPointer,
                                               _ column: UnsafePointer<Float>, _ count: Int) -> Sums3 {
+    if M.gatesPerPass < 2 {
+        let (r, z) = narrow2(w, m, part, column, count, gate: 0, of: 3)
+        return Sums3(r, z, narrowGate(w, m, part, column, count, gate: 2, of: 3))
+    }
     var a0 = Vec(), a1 = Vec(), a2 = Vec()
     var b0 = Vec(), b1 = Vec(), b2 = Vec()
     var q = part
@@ -262,6 +274,49 @@ func narrow3<W: NarrowWeights, M: MultiplyAdd>(_: W.Type, _: M.Type, _ part: Uns
         a2 = M.madd(a2, W.even(q, 2, 3), x0)
     }
     return Sums3(a0 + b0, a1 + b1, a2 + b2)
+}
+
+/// Gates `gate` and `gate + 1` (of `gates`) of narrow4 or narrow3, the same chains.
+@inlinable @inline(always)
+func narrow2<W: NarrowWeights, M: MultiplyAdd>(_: W.Type, _: M.Type, _ part: UnsafeRawPointer,
+                                              _ column: UnsafePointer<Float>, _ count: Int,
+                                              gate: Int, of gates: Int) -> (Vec, Vec) {
+    var a0 = Vec(), a1 = Vec(), b0 = Vec(), b1 = Vec()
+    var q = part
+    var c = 0
+    while c &+ 1 < count {
+        let x0 = Vec(repeating: column[c]), x1 = Vec(repeating: column[c &+ 1])
+        a0 = M.madd(a0, W.even(q, gate, gates), x0)
+        a1 = M.madd(a1, W.even(q, gate &+ 1, gates), x0)
+        b0 = M.madd(b0, W.odd(q, gate, gates), x1)
+        b1 = M.madd(b1, W.odd(q, gate &+ 1, gates), x1)
+        q += gates &* W.pairBytes
+        c &+= 2
+    }
+    if c < count {
+        let x0 = Vec(repeating: column[c])
+        a0 = M.madd(a0, W.even(q, gate, gates), x0)
+        a1 = M.madd(a1, W.even(q, gate &+ 1, gates), x0)
+    }
+    return (a0 + b0, a1 + b1)
+}
+
+/// Gate `gate` (of `gates`) of narrow4 or narrow3, the same chains.
+@inlinable @inline(always)
+func narrowGate<W: NarrowWeights, M: MultiplyAdd>(_: W.Type, _: M.Type, _ part: UnsafeRawPointer,
+                                                 _ column: UnsafePointer<Float>, _ count: Int,
+                                                 gate: Int, of gates: Int) -> Vec {
+    var a0 = Vec(), b0 = Vec()
+    var q = part
+    var c = 0
+    while c &+ 1 < count {
+        a0 = M.madd(a0, W.even(q, gate, gates), Vec(repeating: column[c]))
+        b0 = M.madd(b0, W.odd(q, gate, gates), Vec(repeating: column[c &+ 1]))
+        q += gates &* W.pairBytes
+        c &+= 2
+    }
+    if c < count { a0 = M.madd(a0, W.even(q, gate, gates), Vec(repeating: column[c])) }
+    return a0 + b0
 }
 
 /// One gate's sum over one part, from zero: two column pairs per iteration

@@ -54,9 +54,14 @@ public struct Kernels {
     public let runTokens: RunTokens
     public let stepStreams: StepStreams
     public let setMemory: SetMemory
+    /// RECUR_WEIGHTS_AUTO keeps a layer's reduced weights narrow past this
+    /// many bytes of float32 weights (Narrow.swift): below it, on this
+    /// tier, widening costs more than the bytes it saves.
+    public let autoNarrowBytes: Int
 
     public init(name: StaticString, step: Step, stepToken: StepToken, run: Run, runTokens: RunTokens,
-                stepStreams: StepStreams, setMemory: SetMemory) {
+                stepStreams: StepStreams, setMemory: SetMemory, autoNarrowBytes: Int) {
+        self.autoNarrowBytes = autoNarrowBytes
         self.name = name
         self.step = step
         self.stepToken = stepToken
