@@ -63,10 +63,8 @@ public struct LayerPlan {
     public var backward = CellPlan()
     /// Dense panels or the embedding table (model offset).
     public var weights = 0
-    /// How the dense panels hold the weights (Kernels/Narrow.swift), and
-    /// the bytes of one block's panel when narrow.
+    /// How the dense panels hold the weights (Kernels/Narrow.swift).
     public var storage = WeightStorage.float32
-    public var panelBytes = 0
     public var activation = Function(.identity)
     public var vocab = 0
     public var attention = AttentionPlan()
@@ -201,12 +199,12 @@ public struct Model {
                 plan.kind = .dense
                 plan.inputSize = d.inputSize
                 plan.activation = d.activation
-                plan.storage = WeightStorage.choose(d.weight.type, floatBytes: try DenseLayer.floatBytes(d),
+                let rows = blockCount(d.outputSize) * lanes
+                plan.storage = WeightStorage.choose(d.weight.type,
+                                                    floatBytes: try WeightStorage.float32.matVecBytes(rows: rows, columns: d.inputSize),
                                                     limits.weightStorage, cacheBytes: limits.cacheBytes,
                                                     narrowBytes: kernels.autoNarrowBytes)
-                if plan.storage != .float32 { plan.panelBytes = try DenseLayer.narrowPanelBytes(d, plan.storage) }
-                plan.weights = try arena.bytes(try checkedProduct(blockCount(d.outputSize),
-                                                                  plan.storage == .float32 ? (1 + d.inputSize) * lanes * 4 : plan.panelBytes))
+                plan.weights = try arena.bytes(try plan.storage.matVecBytes(rows: rows, columns: d.inputSize))
                 plan.output = try state.floats(blockCount(d.outputSize) * lanes)
             case .embedding(let e):
                 plan.kind = .embedding

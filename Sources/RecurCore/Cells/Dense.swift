@@ -9,33 +9,13 @@ import Glibc
 /// State per stream: the output vector (read by the next layer).
 @usableFromInline
 enum DenseLayer {
-    /// Bytes of the float32 panels.
-    static func floatBytes(_ d: DenseDescription) throws(RecurError) -> Int {
-        try checkedProduct(blockCount(d.outputSize), 1 + d.inputSize, lanes, 4)
-    }
-
-    /// Narrow panels (Kernels/Narrow.swift) per 16-row block: the bias
-    /// vector, the row scales (int8), then the columns in pairs.
-    static func narrowPanelBytes(_ d: DenseDescription, _ storage: WeightStorage) throws(RecurError) -> Int {
-        let head = (storage.scaled ? 2 : 1) * lanes * 4
-        return try roundUp(try checkedSum(head, try storage.partBytes(gates: 1, columns: d.inputSize)), alignment)
-    }
-
+    /// Narrow panels are a narrow packed matrix (Kernels/MatVec.swift): per
+    /// 16-row block the bias vector, the row scales (int8), the columns in pairs.
     static func packNarrow(_ d: DenseDescription, _ p: LayerPlan, into panels: UnsafeMutableRawPointer) {
-        let storage = p.storage, inputs = d.inputSize, panelBytes = p.panelBytes
-        for block in 0..<blockCount(d.outputSize) {
-            let panel = panels + block * panelBytes
-            let floats = panel.assumingMemoryBound(to: Float.self)
-            let used = min(lanes, d.outputSize - block * lanes)
-            for lane in 0..<used {
-                let row = block * lanes + lane
-                floats[lane] = d.bias?[row] ?? 0
-                if storage.scaled { floats[lanes + lane] = d.weight.scale(row: row) }
-            }
-            storage.pack(panel + (storage.scaled ? 2 : 1) * lanes * 4, gates: 1, columns: inputs, lanesUsed: used) {
-                _, lane, k in d.weight.bits((block * lanes + lane) * inputs + k)
-            }
-        }
+        let inputs = d.inputSize, outputs = d.outputSize
+        packMatVecNarrow(panels, p.storage, paddedRows: blockCount(outputs) * lanes, columns: inputs,
+                         rows: { $0 < outputs ? $0 : nil }, bits: { row, col in d.weight.bits(row * inputs + col) },
+                         scale: { d.weight.scale(row: $0) }, bias: { d.bias?[$0] ?? 0 })
     }
 
     static func pack(_ d: DenseDescription, into panels: UnsafeMutablePointer<Float>) {
@@ -78,22 +58,18 @@ enum DenseLayer {
 
 extension DenseLayer {
     /// `step` for narrow panels: y = activation(b + s ⊙ Σ), the columns
-    /// widened in registers.
+    /// widened in registers (NarrowPanels.product).
     @inlinable @inline(never)
     static func stepNarrow<W: NarrowWeights, M: MultiplyAdd>(_ w: W.Type, _ m: M.Type, _ layer: UnsafePointer<LayerPlan>,
                                                              _ model: UnsafeRawPointer, _ x: UnsafePointer<Float>,
                                                              _ stream: UnsafeMutableRawPointer) -> UnsafePointer<Float> {
         let out = (stream + layer.pointee.output).assumingMemoryBound(to: Float.self)
-        let inputs = layer.pointee.inputSize, activation = layer.pointee.activation
-        let head = (W.scaled ? 2 : 1) &* MemoryLayout<Vec>.stride
-        let panelBytes = layer.pointee.panelBytes
-        var panel = model + layer.pointee.weights
-        for b in 0..<blockCount(layer.pointee.outputSize) {
-            let v = panel.assumingMemoryBound(to: Vec.self)
-            let sum = narrow1(w, m, panel + head, x, inputs)
-            let a = W.scaled ? M.madd(v[0], sum, v[1]) : v[0] + sum
-            UnsafeMutableRawPointer(out + b &* lanes).assumingMemoryBound(to: Vec.self).pointee = apply(m, activation, a)
-            panel += panelBytes
+        let blocks = blockCount(layer.pointee.outputSize), activation = layer.pointee.activation
+        NarrowPanels<W>.product(m, model + layer.pointee.weights, columns: layer.pointee.inputSize, blocks: 0..<blocks,
+                                x, out, accumulate: false)
+        for b in 0..<blocks {
+            let o = UnsafeMutableRawPointer(out + b &* lanes).assumingMemoryBound(to: Vec.self)
+            o.pointee = apply(m, activation, o.pointee)
         }
         return UnsafePointer(out)
     }
