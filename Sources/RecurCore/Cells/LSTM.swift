@@ -41,14 +41,21 @@ enum LSTMCell {
         // to h. More blocks write h' aside while later blocks still read h.
         let hNext = blocks == 1 ? h : (stream + plan.pointee.scratch).assumingMemoryBound(to: Float.self)
         let panelVectors = (1 &+ columns) &* gates
+        let whole = lastBlockIsHalf(plan.pointee.hidden) ? blocks &- 1 : blocks
         var panel = panels
         var b = 0
-        while b < blocks {
+        while b < whole {
             var i = panel[0], f = panel[1], g = panel[2], o = panel[3]
             accumulate4(m, &i, &f, &g, &o, panel + gates, xh, columns)
             finish(m, i, f, g, o, c + b &* lanes, hNext + b &* lanes)
             panel += panelVectors
             b &+= 1
+        }
+        if b < blocks {
+            // At most 8 units: the gates two to a vector (accumulate4's sums).
+            var a0 = halvesAt(panel, 0), a1 = halvesAt(panel, 2), z0 = Vec(), z1 = Vec()
+            chainsPair(m, &a0, &a1, &z0, &z1, panel + gates, xh, columns, oddStart: false, halves: true)
+            finishHalves(m, a0 + z0, a1 + z1, c + b &* lanes, hNext + b &* lanes)
         }
         if blocks > 1 { copyVectors(h, hNext, blocks &* lanes) }
     }
@@ -91,6 +98,21 @@ enum LSTMCell {
         let cell = sigmoidApprox(m, f) * cv.pointee + sigmoidApprox(m, i) * tanhApprox(m, g)
         cv.pointee = cell
         UnsafeMutableRawPointer(hNext).assumingMemoryBound(to: Vec.self).pointee = sigmoidApprox(m, o) * tanhApprox(m, cell)
+    }
+
+    /// `finish` for a block of at most 8 units, its gates two to a vector:
+    /// i | f and g | o. The same bits as `finish` in the live lanes, with
+    /// three activations of a vector instead of five; the padded lanes above
+    /// stay as they are (zero).
+    @inlinable @inline(always)
+    static func finishHalves<M: MultiplyAdd>(_ m: M.Type, _ iF: Vec, _ gO: Vec,
+                                             _ c: UnsafeMutablePointer<Float>, _ hNext: UnsafeMutablePointer<Float>) {
+        let sigmoidIF = sigmoidApprox(m, iF), tanhGSigmoidO = tanhSigmoid(m, gO)
+        let cv = UnsafeMutableRawPointer(c)
+        let cell = sigmoidIF.highHalf * cv.load(as: Half.self) + sigmoidIF.lowHalf * tanhGSigmoidO.lowHalf
+        cv.storeBytes(of: cell, as: Half.self)
+        let tanhCell = tanhApprox(m, Vec(lowHalf: cell, highHalf: Half())).lowHalf
+        UnsafeMutableRawPointer(hNext).storeBytes(of: tanhGSigmoidO.highHalf * tanhCell, as: Half.self)
     }
 
     /// One step of `n` streams (StepStreams.swift): the same sums and
@@ -219,13 +241,20 @@ extension LSTMCell {
         let hNext = blocks == 1 ? h : (stream + plan.pointee.scratch).assumingMemoryBound(to: Float.self)
         let hColumns = gates &+ inputs &* gates
         let odd = inputs & 1 == 1
+        let whole = lastBlockIsHalf(hidden) ? blocks &- 1 : blocks  // the half block, if any
         for j in 0..<n {
             let from = sums + j &* perStep
             panel = panels
             b = 0
             while b < blocks {
                 let p = from + b &* sumVectors
-                if M.gatesPerPass == 2 && splitPasses(gates: gates, hidden) {
+                if b == whole {
+                    // At most 8 units: the gates two to a vector, as in `step`.
+                    @inline(always) func pair(_ k: Int) -> Vec { Vec(lowHalf: p[k].lowHalf, highHalf: p[k &+ 1].lowHalf) }
+                    var a0 = pair(0), a1 = pair(2), z0 = pair(4), z1 = pair(6)
+                    chainsPair(m, &a0, &a1, &z0, &z1, panel + hColumns, h, hidden, oddStart: odd, halves: true)
+                    finishHalves(m, a0 + z0, a1 + z1, c + b &* lanes, hNext + b &* lanes)
+                } else if M.gatesPerPass == 2 && splitPasses(gates: gates, hidden) {
                     // Two passes, each loading only its own gates' chains.
                     var a0 = p[0], a1 = p[1], z0 = p[4], z1 = p[5]
                     chainsPair(m, &a0, &a1, &z0, &z1, panel + hColumns, h, hidden, oddStart: odd)

@@ -11,16 +11,20 @@ public typealias Vec = SIMD16<Float>
 /// (Computed, so that tier modules see a constant rather than a global.)
 @inlinable public var lanes: Int { 16 }
 
-/// a * tanh(a * x), for a = 1 (tanh) or a power of two: with u = a * x,
-/// tanh(u) = u P(u²) / Q(u²), so a * tanh(a * x) = x (a² P(a² x²)) / Q(a² x²).
+/// Half a vector: the live lanes of a block of at most 8 units.
+public typealias Half = SIMD8<Float>
+
+/// a * tanh(a * x), lane by lane for a = 1 (tanh) or a power of two: with
+/// u = a * x, tanh(u) = u P(u²) / Q(u²), so a * tanh(a * x) = x (a² P(a² x²)) / Q(a² x²).
 /// Scaling the coefficients by powers of two is exact, so every a gives
 /// the same bits as scaling x and the result by hand, without the two
-/// multiplies on the critical path.
+/// multiplies on the critical path. `a` is a constant at every call, so
+/// the coefficient vectors fold into constants.
 @inlinable @inline(always)
-func scaledTanh<M: MultiplyAdd>(_: M.Type, _ x: Vec, _ a: Float) -> Vec {
+func scaledTanh<M: MultiplyAdd>(_: M.Type, _ x: Vec, _ a: Vec) -> Vec {
     // Clamp with compare-and-blend: `clamped(lowerBound:upperBound:)` and
     // `pointwiseMin` compile to scalar code per lane (NaN rules).
-    let clamp: Float = 7.90531110763549805 / a
+    let clamp = Vec(repeating: 7.90531110763549805) / a
     var v = x.replacing(with: clamp, where: x .> clamp)
     v.replace(with: -clamp, where: v .< -clamp)
     // Estrin's scheme: the polynomials as a tree of multiply-adds rather
@@ -29,19 +33,19 @@ func scaledTanh<M: MultiplyAdd>(_: M.Type, _ x: Vec, _ a: Float) -> Vec {
     let s = a * a, s2 = s * s, s3 = s2 * s, s4 = s2 * s2, s5 = s4 * s, s6 = s3 * s3, s7 = s6 * s
     @inline(__always) func c(_ value: Float) -> Vec { Vec(repeating: value) }
     let v2 = v * v, v4 = v2 * v2, v8 = v4 * v4
-    let p01 = M.madd(c(4.89352455891786e-03 * s), c(6.37261928875436e-04 * s2), v2)
-    let p23 = M.madd(c(1.48572235717979e-05 * s3), c(5.12229709037114e-08 * s4), v2)
-    let p45 = M.madd(c(-8.60467152213735e-11 * s5), c(2.00018790482477e-13 * s6), v2)
-    let p6 = c(-2.76076847742355e-16 * s7)
+    let p01 = M.madd(c(4.89352455891786e-03) * s, c(6.37261928875436e-04) * s2, v2)
+    let p23 = M.madd(c(1.48572235717979e-05) * s3, c(5.12229709037114e-08) * s4, v2)
+    let p45 = M.madd(c(-8.60467152213735e-11) * s5, c(2.00018790482477e-13) * s6, v2)
+    let p6 = c(-2.76076847742355e-16) * s7
     let p = M.madd(M.madd(p01, p23, v4), M.madd(p45, p6, v4), v8) * v
-    let q01 = M.madd(c(4.89352518554385e-03), c(2.26843463243900e-03 * s), v2)
-    let q23 = M.madd(c(1.18534705686654e-04 * s2), c(1.19825839466702e-06 * s3), v2)
+    let q01 = M.madd(c(4.89352518554385e-03), c(2.26843463243900e-03) * s, v2)
+    let q23 = M.madd(c(1.18534705686654e-04) * s2, c(1.19825839466702e-06) * s3, v2)
     let q = M.madd(q01, q23, v4)
     return p / q
 }
 
 @inlinable @inline(always)
-func tanhApprox<M: MultiplyAdd>(_ m: M.Type, _ x: Vec) -> Vec { scaledTanh(m, x, 1) }
+func tanhApprox<M: MultiplyAdd>(_ m: M.Type, _ x: Vec) -> Vec { scaledTanh(m, x, Vec(repeating: 1)) }
 
 /// sigmoid(x) = 1/2 + tanh(x / 2) / 2, and exactly 0 or 1 once saturated.
 /// (tanh's approximation stops at 1 − 2.7e-7 at its clamp, so a saturated
@@ -51,10 +55,25 @@ func tanhApprox<M: MultiplyAdd>(_ m: M.Type, _ x: Vec) -> Vec { scaledTanh(m, x,
 /// blend after the sum. A saturated tanh's 2.7e-7 is not fed back.)
 @inlinable @inline(always)
 func sigmoidApprox<M: MultiplyAdd>(_ m: M.Type, _ x: Vec) -> Vec {
+    sigmoidEdges(x, Vec(repeating: 0.5) + scaledTanh(m, x, Vec(repeating: 0.5)))
+}
+
+/// `sigmoid` (1/2 + the half-scaled tanh) with the saturated lanes set to 0 or 1.
+@inlinable @inline(always)
+func sigmoidEdges(_ x: Vec, _ sigmoid: Vec) -> Vec {
     let clamp: Float = 7.90531110763549805 / 0.5
     let saturated = (x .> clamp) .| (x .< -clamp)
     let edge = Vec(repeating: 1).replacing(with: 0, where: x .< 0)
-    return (Vec(repeating: 0.5) + scaledTanh(m, x, 0.5)).replacing(with: edge, where: saturated)
+    return sigmoid.replacing(with: edge, where: saturated)
+}
+
+/// tanh of the low 8 lanes and sigmoid of the high 8, in one vector: the
+/// same bits as tanhApprox and sigmoidApprox give those lanes. (A block of
+/// at most 8 units packs its gates two to a vector: LSTMCell.finishHalves.)
+@inlinable @inline(always)
+func tanhSigmoid<M: MultiplyAdd>(_ m: M.Type, _ x: Vec) -> Vec {
+    let t = scaledTanh(m, x, Vec(lowHalf: Half(repeating: 1), highHalf: Half(repeating: 0.5)))
+    return Vec(lowHalf: t.lowHalf, highHalf: sigmoidEdges(x, Vec(repeating: 0.5) + t).highHalf)
 }
 
 /// e^x (Cephes' expf: x = n ln 2 + r, |r| <= ln 2 / 2, e^r by a degree-7

@@ -13,6 +13,11 @@
 @inlinable @inline(__always)
 func blockCount(_ width: Int) -> Int { (width &+ lanes &- 1) / lanes }
 
+/// Whether the last block of a layer `width` units wide has at most 8 of
+/// them (LSTMCell.finishHalves).
+@inlinable @inline(__always)
+func lastBlockIsHalf(_ width: Int) -> Bool { (width &- 1) & 15 < 8 }
+
 /// Checked arithmetic for load-time size computations. (Fixed arities, not
 /// variadic: a variadic list is an array, a Swift allocation per call, and
 /// the allocations of a load must not grow with its layers.)

@@ -127,34 +127,45 @@ func chains4<M: MultiplyAdd>(_ m: M.Type, _ a: inout Sums4, _ b: inout Sums4, _ 
     }
 }
 
-/// Two gates of chains4 (4 gates per column).
+/// Two gates of chains4 (4 gates per column). With `halves`, a block of at
+/// most 8 units: a0 and b0 hold gates 0 | 1 and a1 and b1 gates 2 | 3, the
+/// low 8 lanes of each (halvesAt), so that all four run in two vectors.
 @inlinable @inline(always)
 func chainsPair<M: MultiplyAdd>(_: M.Type, _ a0: inout Vec, _ a1: inout Vec, _ b0: inout Vec, _ b1: inout Vec,
-                                _ panel: UnsafePointer<Vec>, _ column: UnsafePointer<Float>, _ count: Int, oddStart: Bool) {
+                                _ panel: UnsafePointer<Vec>, _ column: UnsafePointer<Float>, _ count: Int, oddStart: Bool,
+                                halves: Bool = false) {
     var q = panel
     var c = 0
+    // Vector k of a column's pair: gate k, or gates 2k | 2k + 1 halved.
+    @inline(__always) func gate(_ k: Int) -> Vec { halves ? halvesAt(q, k &+ (k & 1)) : q[k] }
     if oddStart && count > 0 {
         let x = Vec(repeating: column[0])
-        b0 = M.madd(b0, q[0], x)
-        b1 = M.madd(b1, q[1], x)
+        b0 = M.madd(b0, gate(0), x)
+        b1 = M.madd(b1, gate(1), x)
         q += 4
         c = 1
     }
     while c &+ 1 < count {
         let x0 = Vec(repeating: column[c])
         let x1 = Vec(repeating: column[c &+ 1])
-        a0 = M.madd(a0, q[0], x0)
-        a1 = M.madd(a1, q[1], x0)
-        b0 = M.madd(b0, q[4], x1)
-        b1 = M.madd(b1, q[5], x1)
+        a0 = M.madd(a0, gate(0), x0)
+        a1 = M.madd(a1, gate(1), x0)
+        b0 = M.madd(b0, gate(4), x1)
+        b1 = M.madd(b1, gate(5), x1)
         q += 8
         c &+= 2
     }
     if c < count {
         let x0 = Vec(repeating: column[c])
-        a0 = M.madd(a0, q[0], x0)
-        a1 = M.madd(a1, q[1], x0)
+        a0 = M.madd(a0, gate(0), x0)
+        a1 = M.madd(a1, gate(1), x0)
     }
+}
+
+/// The low 8 lanes of vectors k and k + 1 at `q`, as one vector.
+@inlinable @inline(__always)
+func halvesAt(_ q: UnsafePointer<Vec>, _ k: Int) -> Vec {
+    Vec(lowHalf: UnsafeRawPointer(q + k).load(as: Half.self), highHalf: UnsafeRawPointer(q + (k &+ 1)).load(as: Half.self))
 }
 
 /// One gate of chains4 (4 gates per column).
