@@ -403,15 +403,20 @@ int main(int argc, char **argv) {
     }
 
     printf("\nrecur_step with the caller's stack at 64 offsets, 16 bytes apart (medians of %d rounds each)\n\n",
-           rounds / 4);
+           rounds);
     printf("| cell | I,H | fastest offset ns | slowest offset ns | max/min |\n| --- | --- | --- | --- | --- |\n");
     for (int gru = 0; gru <= 1; gru++) {
         for (int k = 0; k < 3; k++) {
             subject s;
             if (!load(&s, argv[1], gru, sizes[k][0], sizes[k][1])) return 1;
             double best = INFINITY, worst = 0;
-            int n = rounds / 4;
-            long steps = (s.steps[0] / 4 + RUN_STEPS - 1) / RUN_STEPS * RUN_STEPS;  /* whole passes over the rows */
+            /* Every round, all 64 offsets; a slice each of half the
+             * contenders' (about 100 us). Fewer rounds let one burst of
+             * noise move an offset's median: 10 rounds of 50 us slices
+             * gave max/min up to 1.46 where 30 rounds of the same code
+             * gave 1.02-1.06. */
+            int n = rounds;
+            long steps = (s.steps[0] / 2 + RUN_STEPS - 1) / RUN_STEPS * RUN_STEPS;  /* whole passes over the rows */
             /* Offsets interleaved within each round, as the contenders are
              * above: a burst of noise lands on many offsets' rounds, not on
              * all of one offset's. */
