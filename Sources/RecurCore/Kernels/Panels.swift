@@ -130,11 +130,15 @@ func accumulate3<M: MultiplyAdd>(_ m: M.Type, _ a0: inout Vec, _ a1: inout Vec, 
 }
 
 /// Whether a tier with fewer registers splits a block's gates into passes:
-/// when the block's panel is small enough (48 KiB) to stay near L1. On
-/// larger panels, read from L2, L3 or memory, passes that each take every
-/// other pair of cache lines run slower than one pass that spills.
+/// when the panel part fits in a 32 KiB L1 (most AVX2 CPUs'), so that the
+/// second pass finds its lines there. On larger parts, read from L2, L3 or
+/// memory, passes that each take every other pair of cache lines run slower
+/// than one pass (GRU's three gates fit in registers; LSTM's four spill two
+/// accumulators). At 48 KiB, GRU 128,256 and 256,512 on AVX2 ran 4-6%
+/// slower (their 48 KiB h and x parts went in passes); LSTM 64,128 (one
+/// 48 KiB panel) ran the same either way.
 @inlinable @inline(always)
-func splitPasses(gates: Int, _ columns: Int) -> Bool { columns &* gates &* 64 <= 49_152 }
+func splitPasses(gates: Int, _ columns: Int) -> Bool { columns &* gates &* 64 <= 32_768 }
 
 /// Two gates of a panel with `stride` gates per column, in the order of
 /// accumulate4: each pass reads whole 64-byte vectors, so the passes
