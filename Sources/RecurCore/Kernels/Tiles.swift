@@ -136,7 +136,9 @@ func chainsPair<M: MultiplyAdd>(_: M.Type, _ a0: inout Vec, _ a1: inout Vec, _ b
                                 halves: Bool = false) {
     var q = panel
     var c = 0
-    // Vector k of a column's pair: gate k, or gates 2k | 2k + 1 halved.
+    // Load k of a column pair (k = 0, 1 in column c, 4, 5 in column c + 1):
+    // vector k, or with halves the low halves of vectors j and j + 1 for
+    // j = k + (k & 1), that is gates 0 | 1 and 2 | 3 of each column.
     @inline(__always) func gate(_ k: Int) -> Vec { halves ? halvesAt(q, k &+ (k & 1)) : q[k] }
     if oddStart && count > 0 {
         let x = Vec(repeating: column[0])
