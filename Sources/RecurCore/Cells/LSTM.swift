@@ -250,8 +250,8 @@ extension LSTMCell {
                 let p = from + b &* sumVectors
                 if b == whole {
                     // At most 8 units: the gates two to a vector, as in `step`.
-                    @inline(always) func pair(_ k: Int) -> Vec { Vec(lowHalf: p[k].lowHalf, highHalf: p[k &+ 1].lowHalf) }
-                    var a0 = pair(0), a1 = pair(2), z0 = pair(4), z1 = pair(6)
+                    let q = UnsafePointer(p)
+                    var a0 = halvesAt(q, 0), a1 = halvesAt(q, 2), z0 = halvesAt(q, 4), z1 = halvesAt(q, 6)
                     chainsPair(m, &a0, &a1, &z0, &z1, panel + hColumns, h, hidden, oddStart: odd, halves: true)
                     finishHalves(m, a0 + z0, a1 + z1, c + b &* lanes, hNext + b &* lanes)
                 } else if M.gatesPerPass == 2 && splitPasses(gates: gates, hidden) {
