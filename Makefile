@@ -62,7 +62,7 @@ ATTENTION_MODELS := $(filter %-attention.recur,$(TRACKED_MODELS))
 MODELS := $(filter-out $(ATTENTION_MODELS),$(TRACKED_MODELS))
 
 .PHONY: all lib deps venv variants hostile demo demo-plot demo-textgen demo-translate test test-swift test-asan test-c test-install test-tiers test-python \
-        test-tsan test-fuzz fuzz bench bench-python install clean
+        test-tsan test-fuzz fuzz bench bench-python bench-layouts install clean
 # (test-fuzz-TARGET and fuzz-TARGET are pattern rules, which make skips for
 # .PHONY targets.)
 
@@ -465,6 +465,15 @@ bench: venv
 	$(PY) bench/chart.py bench/results/bench.png bench/results/bench-best.csv bench/results/bench-avx2.csv \
 	  bench/results/bench-streams.csv bench/results/bench-sequence.csv bench/results/bench-weights-best.csv \
 	  bench/results/bench-weights-avx2.csv
+
+# A model in C of the AVX2 tier's LSTM gate sums over two panel layouts
+# (bench/layouts.c); it needs no library and takes a second.
+$(OUT)/bench-layouts: bench/layouts.c
+	@mkdir -p $(OUT)
+	$(CC) $(BENCH_CFLAGS) -ffp-contract=fast $< -o $@
+bench-layouts: $(OUT)/bench-layouts
+	$(OUT)/bench-layouts $(BENCH_LAYOUT_ROUNDS)
+BENCH_LAYOUT_ROUNDS ?= 41
 
 # Stream.step against a raw ctypes call of recur_step, interleaved in one run.
 bench-python: venv lib
