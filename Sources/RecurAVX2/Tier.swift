@@ -21,4 +21,5 @@ public let avx2Kernels = Kernels(
     runTokens: { Stream(base: $0).runTokens(AVX2.self, $1, $2, $3) },
     stepStreams: { Model(base: $0).stepStreams(AVX2.self, $1, $2, $3, $4, $5) },
     setMemory: { Stream(base: $0).setMemory(AVX2.self, $1, $2, $3) },
-    autoNarrowBytes: 1 << 20)  // narrow past L2: 1 MiB (with two ymm per vector, narrow panels in L2 ran up to 0.76x float32)
+    autoNarrowBytes: 1 << 20,  // narrow past L2: 1 MiB (with two ymm per vector, narrow panels in L2 ran up to 0.76x float32)
+    lstmHalves: AVX2.lstmHalves)

@@ -21,4 +21,5 @@ public let avx512Kernels = Kernels(
     runTokens: { Stream(base: $0).runTokens(AVX512.self, $1, $2, $3) },
     stepStreams: { Model(base: $0).stepStreams(AVX512.self, $1, $2, $3, $4, $5) },
     setMemory: { Stream(base: $0).setMemory(AVX512.self, $1, $2, $3) },
-    autoNarrowBytes: 32 << 10)
+    autoNarrowBytes: 32 << 10,
+    lstmHalves: AVX512.lstmHalves)

@@ -21,4 +21,5 @@ public let baselineKernels = Kernels(
     runTokens: { Stream(base: $0).runTokens(Baseline.self, $1, $2, $3) },
     stepStreams: { Model(base: $0).stepStreams(Baseline.self, $1, $2, $3, $4, $5) },
     setMemory: { Stream(base: $0).setMemory(Baseline.self, $1, $2, $3) },
-    autoNarrowBytes: .max)  // never narrow by default: without FMA and SSE4.1, widening costs more than the bytes
+    autoNarrowBytes: .max,  // never narrow by default: without FMA and SSE4.1, widening costs more than the bytes
+    lstmHalves: Baseline.lstmHalves)

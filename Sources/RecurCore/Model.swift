@@ -265,7 +265,7 @@ public struct Model {
             kernels: kernels, chunkSteps: chunkSteps, chunkSums: chunkSums, chunkBuffers: chunkBuffers,
             chunked: chunked, attentionLayers: attentionLayers, memoryFloatsPerRow: memoryFloatsPerRow))
         for (i, plan) in plans.enumerated() { (self.plans + i).initialize(to: plan) }
-        for (layer, plan) in zip(description.layers, plans) { pack(layer, plan, base) }
+        for (layer, plan) in zip(description.layers, plans) { pack(layer, plan, base, lstmHalves: kernels.lstmHalves) }
         writeText(description, text, strings: strings)
     }
 
@@ -277,11 +277,11 @@ public struct Model {
 }
 
 /// Copies one layer's weights into its place in the arena.
-private func pack(_ layer: LayerDescription, _ plan: LayerPlan, _ base: UnsafeMutableRawPointer) {
+private func pack(_ layer: LayerDescription, _ plan: LayerPlan, _ base: UnsafeMutableRawPointer, lstmHalves: Bool) {
     switch layer {
     case .recurrent(_, let forward, let backward):
-        packCell(forward, plan.forward, base)
-        if let backward { packCell(backward, plan.backward, base) }
+        packCell(forward, plan.forward, base, lstmHalves: lstmHalves)
+        if let backward { packCell(backward, plan.backward, base, lstmHalves: lstmHalves) }
     case .dense(let d) where plan.storage != .float32:
         DenseLayer.packNarrow(d, plan, into: base + plan.weights)
     case .dense(let d):
@@ -372,13 +372,14 @@ func planCell(_ c: CellDescription, backwards: Bool, _ limits: LoadLimits, narro
     return p
 }
 
-/// Fills the weights and initial state planned for one cell.
-func packCell(_ c: CellDescription, _ p: CellPlan, _ base: UnsafeMutableRawPointer) {
+/// Fills the weights and initial state planned for one cell (LSTM panels
+/// in halves for tiers with lstmHalves).
+func packCell(_ c: CellDescription, _ p: CellPlan, _ base: UnsafeMutableRawPointer, lstmHalves: Bool) {
     if p.fused && p.weights != .float32 {
         if c.kind == .lstm { LSTMCell.packNarrow(c, p, into: base + p.fusedPanels) } else { GRUCell.packNarrow(c, p, into: base + p.fusedPanels) }
     } else if p.fused {
         let panels = (base + p.fusedPanels).assumingMemoryBound(to: Float.self)
-        if c.kind == .lstm { LSTMCell.pack(c, into: panels) } else { GRUCell.pack(c, into: panels) }
+        if c.kind == .lstm { LSTMCell.pack(c, halves: lstmHalves, into: panels) } else { GRUCell.pack(c, into: panels) }
     } else {
         GeneralCell.pack(c, p, base)
     }

@@ -5,7 +5,9 @@
 /// functions, initial state) runs in GeneralCell instead.
 ///
 /// Panel per 16-unit block: 4 bias vectors (b_ih + b_hh for i, f, g, o), then
-/// input_size + hidden_size columns of 4 vectors (x columns first, then h).
+/// input_size + hidden_size columns of 4 vectors (x columns first, then h);
+/// on tiers with lstmHalves, two such panels of 8 units, each with 2 vectors
+/// per column, i | f and g | o (Kernels/Panels.swift).
 /// State per stream: a slot for x right before h, so that one pass over the
 /// columns reads [x | h]; h; c; and h' (scratch, written while h is still read).
 @usableFromInline
@@ -16,8 +18,8 @@ enum LSTMCell {
         try checkedProduct(blockCount(d.hiddenSize), 1 + d.inputSize + d.hiddenSize, gates, lanes, 4)
     }
 
-    static func pack(_ d: CellDescription, into panels: UnsafeMutablePointer<Float>) {
-        packRecurrent(d, gates: gates, into: panels, biasVectors: gates, bias: bias(d))
+    static func pack(_ d: CellDescription, halves: Bool, into panels: UnsafeMutablePointer<Float>) {
+        packRecurrent(d, gates: gates, into: panels, biasVectors: gates, halves: halves, bias: bias(d))
     }
 
     static func packNarrow(_ d: CellDescription, _ p: CellPlan, into panels: UnsafeMutableRawPointer) {
@@ -37,27 +39,71 @@ enum LSTMCell {
         let c = (stream + plan.pointee.cState).assumingMemoryBound(to: Float.self)
         let inputs = plan.pointee.inputSize, columns = inputs &+ plan.pointee.hidden, blocks = plan.pointee.blocks
         let xh = loadInput(x, before: h, inputs)
-        // One block reads all of h before it writes any: h' goes straight
-        // to h. More blocks write h' aside while later blocks still read h.
-        let hNext = blocks == 1 ? h : (stream + plan.pointee.scratch).assumingMemoryBound(to: Float.self)
         let panelVectors = (1 &+ columns) &* gates
         let whole = lastBlockIsHalf(plan.pointee.hidden) ? blocks &- 1 : blocks
+        // One pass reads all of h before it writes any: h' goes straight to
+        // h. More passes (blocks, or halves of a block) write h' aside while
+        // later passes still read h.
+        let hNext = blocks == 1 && (whole == 0 || !M.lstmHalves)
+            ? h : (stream + plan.pointee.scratch).assumingMemoryBound(to: Float.self)
         var panel = panels
         var b = 0
         while b < whole {
-            var i = panel[0], f = panel[1], g = panel[2], o = panel[3]
-            accumulate4(m, &i, &f, &g, &o, panel + gates, xh, columns)
-            finish(m, i, f, g, o, c + b &* lanes, hNext + b &* lanes)
+            if M.lstmHalves {
+                // Units 0-7, then 8-15, each finished after its own pass, so
+                // that its activations overlap the next pass's loads.
+                let second = panel + (1 &+ columns) &* 2
+                var a0 = panel[0], a1 = panel[1]
+                accumulatePair(m, &a0, &a1, panel + 2, stride: 2, xh, columns)
+                finishHalves(m, a0, a1, c + b &* lanes, hNext + b &* lanes)
+                var b0 = second[0], b1 = second[1]
+                accumulatePair(m, &b0, &b1, second + 2, stride: 2, xh, columns)
+                finishHalves(m, b0, b1, c + (b &* lanes &+ 8), hNext + (b &* lanes &+ 8))
+            } else {
+                var i = panel[0], f = panel[1], g = panel[2], o = panel[3]
+                accumulate4(m, &i, &f, &g, &o, panel + gates, xh, columns)
+                finish(m, i, f, g, o, c + b &* lanes, hNext + b &* lanes)
+            }
             panel += panelVectors
             b &+= 1
         }
         if b < blocks {
             // At most 8 units: the gates two to a vector (accumulate4's sums).
-            var a0 = halvesAt(panel, 0), a1 = halvesAt(panel, 2), z0 = Vec(), z1 = Vec()
-            chainsPair(m, &a0, &a1, &z0, &z1, panel + gates, xh, columns, oddStart: false, halves: true)
-            finishHalves(m, a0 + z0, a1 + z1, c + b &* lanes, hNext + b &* lanes)
+            if M.lstmHalves {
+                // The first half's panel holds them so.
+                var a0 = panel[0], a1 = panel[1]
+                accumulatePair(m, &a0, &a1, panel + 2, stride: 2, xh, columns)
+                finishHalves(m, a0, a1, c + b &* lanes, hNext + b &* lanes)
+            } else {
+                var a0 = halvesAt(panel, 0), a1 = halvesAt(panel, 2), z0 = Vec(), z1 = Vec()
+                chainsPair(m, &a0, &a1, &z0, &z1, panel + gates, xh, columns, oddStart: false, halves: true)
+                finishHalves(m, a0 + z0, a1 + z1, c + b &* lanes, hNext + b &* lanes)
+            }
         }
-        if blocks > 1 { copyVectors(h, hNext, blocks &* lanes) }
+        if hNext != h { copyVectors(h, hNext, blocks &* lanes) }
+    }
+
+    /// A block's gate sums i, f, g, o over `columns` columns of [x | h], from
+    /// a panel in halves (Panels.swift): two passes of two vectors,
+    /// i | f and g | o of units 0-7, then of units 8-15; the sums of
+    /// accumulate4, lane by lane.
+    @inlinable @inline(always)
+    static func sumsInHalves<M: MultiplyAdd>(_ m: M.Type, _ panel: UnsafePointer<Vec>, _ xh: UnsafePointer<Float>,
+                                             _ columns: Int) -> (Vec, Vec, Vec, Vec) {
+        let second = panel + (1 &+ columns) &* 2
+        var a0 = panel[0], a1 = panel[1]
+        accumulatePair(m, &a0, &a1, panel + 2, stride: 2, xh, columns)
+        var b0 = second[0], b1 = second[1]
+        accumulatePair(m, &b0, &b1, second + 2, stride: 2, xh, columns)
+        return joinHalves(a0, a1, b0, b1)
+    }
+
+    /// i, f, g, o from i | f and g | o of units 0-7 (`a0`, `a1`) and of
+    /// units 8-15 (`b0`, `b1`).
+    @inlinable @inline(always)
+    static func joinHalves(_ a0: Vec, _ a1: Vec, _ b0: Vec, _ b1: Vec) -> (Vec, Vec, Vec, Vec) {
+        (Vec(lowHalf: a0.lowHalf, highHalf: b0.lowHalf), Vec(lowHalf: a0.highHalf, highHalf: b0.highHalf),
+         Vec(lowHalf: a1.lowHalf, highHalf: b1.lowHalf), Vec(lowHalf: a1.highHalf, highHalf: b1.highHalf))
     }
 
     /// `step` for narrow panels (Kernels/Narrow.swift): each block's sums
@@ -141,13 +187,29 @@ enum LSTMCell {
                 // One gate at a time.
                 while k &+ 3 <= n {
                     let x0 = xh(k), x1 = xh(k &+ 1), x2 = xh(k &+ 2)
-                    @inline(always) func gate(_ g: Int) -> (Vec, Vec, Vec) {
-                        tile1x3(m, (panel[g], panel[g], panel[g]), panel + (gates &+ g), stride: gates, x0, x1, x2, columns)
+                    if M.lstmHalves {
+                        // The vectors i | f and g | o of each half.
+                        @inline(always) func pair(_ v: Int) -> (Vec, Vec, Vec) {
+                            let at = (v >> 1) &* (1 &+ columns) &* 2 &+ (v & 1)
+                            return tile1x3(m, (panel[at], panel[at], panel[at]), panel + (at &+ 2), stride: 2, x0, x1, x2,
+                                           columns)
+                        }
+                        let a0 = pair(0), a1 = pair(1), b0 = pair(2), b1 = pair(3)
+                        @inline(always) func finishStream(_ j: Int, _ sums: (Vec, Vec, Vec, Vec)) {
+                            finish(m, sums.0, sums.1, sums.2, sums.3, floats(k &+ j, cOffset) + at, floats(k &+ j, nextOffset) + at)
+                        }
+                        finishStream(0, joinHalves(a0.0, a1.0, b0.0, b1.0))
+                        finishStream(1, joinHalves(a0.1, a1.1, b0.1, b1.1))
+                        finishStream(2, joinHalves(a0.2, a1.2, b0.2, b1.2))
+                    } else {
+                        @inline(always) func gate(_ g: Int) -> (Vec, Vec, Vec) {
+                            tile1x3(m, (panel[g], panel[g], panel[g]), panel + (gates &+ g), stride: gates, x0, x1, x2, columns)
+                        }
+                        let i = gate(0), f = gate(1), g = gate(2), o = gate(3)
+                        finish(m, i.0, f.0, g.0, o.0, floats(k, cOffset) + at, floats(k, nextOffset) + at)
+                        finish(m, i.1, f.1, g.1, o.1, floats(k &+ 1, cOffset) + at, floats(k &+ 1, nextOffset) + at)
+                        finish(m, i.2, f.2, g.2, o.2, floats(k &+ 2, cOffset) + at, floats(k &+ 2, nextOffset) + at)
                     }
-                    let i = gate(0), f = gate(1), g = gate(2), o = gate(3)
-                    finish(m, i.0, f.0, g.0, o.0, floats(k, cOffset) + at, floats(k, nextOffset) + at)
-                    finish(m, i.1, f.1, g.1, o.1, floats(k &+ 1, cOffset) + at, floats(k &+ 1, nextOffset) + at)
-                    finish(m, i.2, f.2, g.2, o.2, floats(k &+ 2, cOffset) + at, floats(k &+ 2, nextOffset) + at)
                     k &+= 3
                 }
             } else if M.streamsPerTile >= 3 {
@@ -161,9 +223,14 @@ enum LSTMCell {
                 }
             }
             while k < n {
-                var i = panel[0], f = panel[1], g = panel[2], o = panel[3]
-                accumulate4(m, &i, &f, &g, &o, panel + gates, xh(k), columns)
-                finish(m, i, f, g, o, floats(k, cOffset) + at, floats(k, nextOffset) + at)
+                if M.lstmHalves {
+                    let (i, f, g, o) = sumsInHalves(m, panel, xh(k), columns)
+                    finish(m, i, f, g, o, floats(k, cOffset) + at, floats(k, nextOffset) + at)
+                } else {
+                    var i = panel[0], f = panel[1], g = panel[2], o = panel[3]
+                    accumulate4(m, &i, &f, &g, &o, panel + gates, xh(k), columns)
+                    finish(m, i, f, g, o, floats(k, cOffset) + at, floats(k, nextOffset) + at)
+                }
                 k &+= 1
             }
             panel += panelVectors
@@ -194,11 +261,16 @@ extension LSTMCell {
         let panelVectors = (1 &+ inputs &+ hidden) &* gates
         let perStep = blocks &* sumVectors
         let n = chunk.count
+        // In halves (lstmHalves), the sums of a block are those of i | f and
+        // g | o of units 0-7, then of units 8-15, each half's panel
+        // `second` vectors long, its h columns `hPart` vectors in.
+        let second = (1 &+ inputs &+ hidden) &* 2, hPart = 2 &+ inputs &* 2
         // The x half, block by block.
         var panel = panels
         var b = 0
         while b < blocks {
-            let bias = Sums4(panel), zero = Sums4(Vec(), Vec(), Vec(), Vec())
+            let bias = M.lstmHalves ? Sums4(panel[0], panel[1], panel[second], panel[second &+ 1]) : Sums4(panel)
+            let zero = Sums4(Vec(), Vec(), Vec(), Vec())
             var j = 0
             @inline(always) func store(_ j: Int, _ a: Sums4, _ z: Sums4) {
                 let to = sums + (j &* perStep &+ b &* sumVectors)
@@ -210,8 +282,11 @@ extension LSTMCell {
                 while j &+ 3 <= n {
                     let x0 = chunk.row(j), x1 = chunk.row(j &+ 1), x2 = chunk.row(j &+ 2)
                     for g in 0..<gates {
-                        var a0 = panel[g], a1 = a0, a2 = a0, z0 = Vec(), z1 = z0, z2 = z0
-                        chains1x3(m, &a0, &a1, &a2, &z0, &z1, &z2, panel + (gates &+ g), stride: gates, x0, x1, x2, inputs)
+                        // Gate g, or in halves the vector g of the sums.
+                        let at = M.lstmHalves ? (g >> 1) &* second &+ (g & 1) : g
+                        var a0 = panel[at], a1 = a0, a2 = a0, z0 = Vec(), z1 = z0, z2 = z0
+                        chains1x3(m, &a0, &a1, &a2, &z0, &z1, &z2, panel + (M.lstmHalves ? at &+ 2 : gates &+ g),
+                                  stride: M.lstmHalves ? 2 : gates, x0, x1, x2, inputs)
                         let to = sums + (j &* perStep &+ b &* sumVectors &+ g)
                         to[0] = a0; to[4] = z0
                         to[perStep] = a1; to[perStep &+ 4] = z1
@@ -230,7 +305,13 @@ extension LSTMCell {
             }
             while j < n {
                 var a = bias, z = zero
-                chains4(m, &a, &z, panel + gates, chunk.row(j), inputs, oddStart: false)
+                if M.lstmHalves {
+                    chainsPair(m, &a.v0, &a.v1, &z.v0, &z.v1, panel + 2, chunk.row(j), inputs, oddStart: false, stride: 2)
+                    chainsPair(m, &a.v2, &a.v3, &z.v2, &z.v3, panel + (second &+ 2), chunk.row(j), inputs, oddStart: false,
+                               stride: 2)
+                } else {
+                    chains4(m, &a, &z, panel + gates, chunk.row(j), inputs, oddStart: false)
+                }
                 store(j, a, z)
                 j &+= 1
             }
@@ -238,30 +319,36 @@ extension LSTMCell {
             b &+= 1
         }
         // The h half, step by step.
-        let hNext = blocks == 1 ? h : (stream + plan.pointee.scratch).assumingMemoryBound(to: Float.self)
         let hColumns = gates &+ inputs &* gates
         let odd = inputs & 1 == 1
         let whole = lastBlockIsHalf(hidden) ? blocks &- 1 : blocks  // the half block, if any
+        let hNext = blocks == 1 ? h : (stream + plan.pointee.scratch).assumingMemoryBound(to: Float.self)
         for j in 0..<n {
             let from = sums + j &* perStep
             panel = panels
             b = 0
             while b < blocks {
                 let p = from + b &* sumVectors
-                if b == whole {
+                if M.lstmHalves {
+                    // Units 0-7, then (unless this is the half block) 8-15.
+                    // (Finishing each half after its pass, as `step` does,
+                    // ran 1.19x slower here; the bits are the same.)
+                    var a0 = p[0], a1 = p[1], z0 = p[4], z1 = p[5]
+                    chainsPair(m, &a0, &a1, &z0, &z1, panel + hPart, h, hidden, oddStart: odd, stride: 2)
+                    if b == whole {
+                        finishHalves(m, a0 + z0, a1 + z1, c + b &* lanes, hNext + b &* lanes)
+                    } else {
+                        var a2 = p[2], a3 = p[3], z2 = p[6], z3 = p[7]
+                        chainsPair(m, &a2, &a3, &z2, &z3, panel + (second &+ hPart), h, hidden, oddStart: odd, stride: 2)
+                        let (i, f, g, o) = joinHalves(a0 + z0, a1 + z1, a2 + z2, a3 + z3)
+                        finish(m, i, f, g, o, c + b &* lanes, hNext + b &* lanes)
+                    }
+                } else if b == whole {
                     // At most 8 units: the gates two to a vector, as in `step`.
                     let q = UnsafePointer(p)
                     var a0 = halvesAt(q, 0), a1 = halvesAt(q, 2), z0 = halvesAt(q, 4), z1 = halvesAt(q, 6)
                     chainsPair(m, &a0, &a1, &z0, &z1, panel + hColumns, h, hidden, oddStart: odd, halves: true)
                     finishHalves(m, a0 + z0, a1 + z1, c + b &* lanes, hNext + b &* lanes)
-                } else if M.gatesPerPass == 2 && splitPasses(gates: gates, hidden) {
-                    // Two passes, each loading only its own gates' chains.
-                    var a0 = p[0], a1 = p[1], z0 = p[4], z1 = p[5]
-                    chainsPair(m, &a0, &a1, &z0, &z1, panel + hColumns, h, hidden, oddStart: odd)
-                    let i = a0 + z0, f = a1 + z1
-                    var a2 = p[2], a3 = p[3], z2 = p[6], z3 = p[7]
-                    chainsPair(m, &a2, &a3, &z2, &z3, panel + (hColumns &+ 2), h, hidden, oddStart: odd)
-                    finish(m, i, f, a2 + z2, a3 + z3, c + b &* lanes, hNext + b &* lanes)
                 } else {
                     var a = Sums4(p), z = Sums4(p + 4)
                     chains4(m, &a, &z, panel + hColumns, h, hidden, oddStart: odd)
@@ -313,23 +400,31 @@ func packNarrowRecurrent(_ d: CellDescription, _ p: CellPlan, gates: Int, into p
 /// `biasVectors` bias vectors filled by `bias`, then the x columns, then the
 /// h columns, `gates` vectors per column. Gate `g`'s row for unit `u` is g*hidden + u.
 func packRecurrent(_ d: CellDescription, gates: Int, into panels: UnsafeMutablePointer<Float>,
-                   biasVectors: Int,
+                   biasVectors: Int, halves: Bool = false,
                    bias: (_ set: (_ vector: Int, _ value: Float) -> Void, _ row: Int, _ gate: Int) -> Void) {
     let hidden = d.hiddenSize, inputs = d.inputSize
     let columns = inputs + hidden
     let panelFloats = (biasVectors + columns * gates) * lanes
+    // The float of vector v (bias vectors, then column by column) and lane.
+    // In halves (LSTM only: 4 bias vectors, 4 gates), lanes 0-7 and 8-15 of
+    // the block go to two panels of 2 vectors per column, i | f and g | o.
+    @inline(__always) func at(_ v: Int, _ lane: Int) -> Int {
+        guard halves else { return v * lanes + lane }
+        let gate = v % 4, half = lane / 8
+        return ((half * (1 + columns) + v / 4) * 2 + gate / 2) * lanes + gate % 2 * 8 + lane % 8
+    }
     for block in 0..<blockCount(hidden) {
         let panel = panels + block * panelFloats
         for lane in 0..<min(lanes, hidden - block * lanes) {
             let unit = block * lanes + lane
             for gate in 0..<gates {
                 let row = gate * hidden + unit
-                bias({ vector, value in panel[vector * lanes + lane] = value }, row, gate)
+                bias({ vector, value in panel[at(vector, lane)] = value }, row, gate)
                 for k in 0..<inputs {
-                    panel[(biasVectors + k * gates + gate) * lanes + lane] = d.weightIH[row * inputs + k]
+                    panel[at(biasVectors + k * gates + gate, lane)] = d.weightIH[row * inputs + k]
                 }
                 for k in 0..<hidden {
-                    panel[(biasVectors + (inputs + k) * gates + gate) * lanes + lane] = d.weightHH[row * hidden + k]
+                    panel[at(biasVectors + (inputs + k) * gates + gate, lane)] = d.weightHH[row * hidden + k]
                 }
             }
         }

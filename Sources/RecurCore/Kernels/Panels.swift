@@ -8,6 +8,16 @@
 // fuses it into the block's accumulators, so there is no horizontal
 // reduction and the gate non-linearities run on registers. Rows past the
 // layer's true width are zero, which keeps padded state lanes at zero.
+//
+// On tiers whose vector is two registers (MultiplyAdd.lstmHalves: AVX2), an
+// LSTM block is stored as two such panels of 8 units each, units 0-7 then
+// 8-15, each with 2 vectors per column (bias first): gates i | f and g | o
+// of that column. A pass over one half keeps its 8 accumulators (2 vectors
+// x 2 chains x 2 registers) in 16 registers, where a pass over a whole
+// 4-gate block needs 16 of them plus the broadcasts and spills; and each
+// half is read start to end. The lanes are summed in the same order either
+// way, so every tier gives the same bits (bench/layouts.c models the two
+// layouts).
 
 /// Number of 16-row blocks covering `width` rows.
 @inlinable @inline(__always)
@@ -82,10 +92,9 @@ func accumulate4<M: MultiplyAdd>(_ m: M.Type, _ a0: inout Vec, _ a1: inout Vec, 
             a3 = M.madd(a3, q[3], x0)
         }
         a0 += b0; a1 += b1; a2 += b2; a3 += b3
-    } else if M.gatesPerPass == 2 {
-        accumulatePair(m, &a0, &a1, panel, stride: 4, column, count)
-        accumulatePair(m, &a2, &a3, panel + 2, stride: 4, column, count)
     } else {
+        // (Tiers with two gates per pass store LSTM panels in halves and
+        // never come here: LSTMCell.step.)
         accumulateOne(m, &a0, panel, stride: 4, column, count)
         accumulateOne(m, &a1, panel + 1, stride: 4, column, count)
         accumulateOne(m, &a2, panel + 2, stride: 4, column, count)
@@ -133,10 +142,9 @@ func accumulate3<M: MultiplyAdd>(_ m: M.Type, _ a0: inout Vec, _ a1: inout Vec, 
 /// when the panel part fits in a 32 KiB L1 (most AVX2 CPUs'), so that the
 /// second pass finds its lines there. On larger parts, read from L2, L3 or
 /// memory, passes that each take every other pair of cache lines run slower
-/// than one pass (GRU's three gates fit in registers; LSTM's four spill two
-/// accumulators). At 48 KiB, GRU 128,256 and 256,512 on AVX2 ran 4-6%
-/// slower (their 48 KiB h and x parts went in passes); LSTM 64,128 (one
-/// 48 KiB panel) ran the same either way.
+/// than one pass (GRU's three gates fit in registers). At 48 KiB, GRU
+/// 128,256 and 256,512 on AVX2 ran 4-6% slower (their 48 KiB h and x parts
+/// went in passes).
 @inlinable @inline(always)
 func splitPasses(gates: Int, _ columns: Int) -> Bool { columns &* gates &* 64 <= 32_768 }
 

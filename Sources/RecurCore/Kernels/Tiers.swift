@@ -30,6 +30,12 @@ extension MultiplyAdd {
     /// with tiles does the product over steps beat stepping; either way the
     /// sums, and so the outputs, are the same.
     @inlinable static var chunksSequences: Bool { streamsPerTile >= 3 }
+
+    /// Whether an LSTM panel holds each 16-unit block as two halves of 8
+    /// units (Panels.swift): on tiers that take two gates per pass, a
+    /// vector is two registers, and a pass over a whole block would need 16
+    /// accumulators, which spill.
+    @inlinable public static var lstmHalves: Bool { gatesPerPass == 2 }
 }
 
 /// One tier's entry points into the step path (C function pointers, so a
@@ -58,10 +64,13 @@ public struct Kernels {
     /// many bytes of float32 weights (Narrow.swift): below it, on this
     /// tier, widening costs more than the bytes it saves.
     public let autoNarrowBytes: Int
+    /// The tier's MultiplyAdd.lstmHalves: how the load packs LSTM panels.
+    public let lstmHalves: Bool
 
     public init(name: StaticString, step: Step, stepToken: StepToken, run: Run, runTokens: RunTokens,
-                stepStreams: StepStreams, setMemory: SetMemory, autoNarrowBytes: Int) {
+                stepStreams: StepStreams, setMemory: SetMemory, autoNarrowBytes: Int, lstmHalves: Bool) {
         self.autoNarrowBytes = autoNarrowBytes
+        self.lstmHalves = lstmHalves
         self.name = name
         self.step = step
         self.stepToken = stepToken

@@ -96,8 +96,7 @@ func chains4x3<M: MultiplyAdd>(_ m: M.Type, _ a0: inout Sums4, _ a1: inout Sums4
 /// ? 1 : 0) is even, else to `b`. With oddStart false and `b` zero, a + b is
 /// accumulate4's sum; run over the x columns, then the h columns (oddStart
 /// when the x columns were odd in number), it is the one-pass sum over
-/// [x | h]. Tiers with fewer registers take the gates in passes, as
-/// accumulate4 does.
+/// [x | h]. The baseline takes the gates in passes, as accumulate4 does.
 @inlinable @inline(always)
 func chains4<M: MultiplyAdd>(_ m: M.Type, _ a: inout Sums4, _ b: inout Sums4, _ panel: UnsafePointer<Vec>,
                              _ column: UnsafePointer<Float>, _ count: Int, oddStart: Bool) {
@@ -116,10 +115,9 @@ func chains4<M: MultiplyAdd>(_ m: M.Type, _ a: inout Sums4, _ b: inout Sums4, _ 
             c &+= 2
         }
         if c < count { a.madd(m, Sums4(q), column[c]) }
-    } else if M.gatesPerPass == 2 {
-        chainsPair(m, &a.v0, &a.v1, &b.v0, &b.v1, panel, column, count, oddStart: oddStart)
-        chainsPair(m, &a.v2, &a.v3, &b.v2, &b.v3, panel + 2, column, count, oddStart: oddStart)
     } else {
+        // (Tiers with two gates per pass read LSTM panels in halves:
+        // LSTMCell.run.)
         chainsOne(m, &a.v0, &b.v0, panel, column, count, oddStart: oddStart)
         chainsOne(m, &a.v1, &b.v1, panel + 1, column, count, oddStart: oddStart)
         chainsOne(m, &a.v2, &b.v2, panel + 2, column, count, oddStart: oddStart)
@@ -127,24 +125,28 @@ func chains4<M: MultiplyAdd>(_ m: M.Type, _ a: inout Sums4, _ b: inout Sums4, _ 
     }
 }
 
-/// Two gates of chains4 (4 gates per column). With `halves`, a block of at
-/// most 8 units: a0 and b0 hold gates 0 | 1 and a1 and b1 gates 2 | 3, the
-/// low 8 lanes of each (halvesAt), so that all four run in two vectors.
+/// Two gates of chains4, at `panel` in a panel of `stride` vectors per
+/// column (4: an LSTM panel, where `panel` points at gate 0 or 2; 2: a
+/// half of a block on tiers with lstmHalves, Panels.swift). With `halves`
+/// (stride 4), a block of at most 8 units: a0 and b0 hold gates 0 | 1 and
+/// a1 and b1 gates 2 | 3, the low 8 lanes of each (halvesAt), so that all
+/// four run in two vectors.
 @inlinable @inline(always)
 func chainsPair<M: MultiplyAdd>(_: M.Type, _ a0: inout Vec, _ a1: inout Vec, _ b0: inout Vec, _ b1: inout Vec,
                                 _ panel: UnsafePointer<Vec>, _ column: UnsafePointer<Float>, _ count: Int, oddStart: Bool,
-                                halves: Bool = false) {
+                                halves: Bool = false, stride: Int = 4) {
     var q = panel
     var c = 0
-    // Load k of a column pair (k = 0, 1 in column c, 4, 5 in column c + 1):
-    // vector k, or with halves the low halves of vectors j and j + 1 for
-    // j = k + (k & 1), that is gates 0 | 1 and 2 | 3 of each column.
+    // Load k of a column pair (k = 0, 1 in column c, stride, stride + 1 in
+    // column c + 1): vector k, or with halves the low halves of vectors j
+    // and j + 1 for j = k + (k & 1), that is gates 0 | 1 and 2 | 3 of each
+    // column.
     @inline(__always) func gate(_ k: Int) -> Vec { halves ? halvesAt(q, k &+ (k & 1)) : q[k] }
     if oddStart && count > 0 {
         let x = Vec(repeating: column[0])
         b0 = M.madd(b0, gate(0), x)
         b1 = M.madd(b1, gate(1), x)
-        q += 4
+        q += stride
         c = 1
     }
     while c &+ 1 < count {
@@ -152,9 +154,9 @@ func chainsPair<M: MultiplyAdd>(_: M.Type, _ a0: inout Vec, _ a1: inout Vec, _ b
         let x1 = Vec(repeating: column[c &+ 1])
         a0 = M.madd(a0, gate(0), x0)
         a1 = M.madd(a1, gate(1), x0)
-        b0 = M.madd(b0, gate(4), x1)
-        b1 = M.madd(b1, gate(5), x1)
-        q += 8
+        b0 = M.madd(b0, gate(stride), x1)
+        b1 = M.madd(b1, gate(stride &+ 1), x1)
+        q += 2 &* stride
         c &+= 2
     }
     if c < count {
