@@ -190,9 +190,9 @@ enum LSTMCell {
                     if M.lstmHalves {
                         // The vectors i | f and g | o of each half.
                         @inline(always) func pair(_ v: Int) -> (Vec, Vec, Vec) {
-                            let at = (v >> 1) &* (1 &+ columns) &* 2 &+ (v & 1)
-                            return tile1x3(m, (panel[at], panel[at], panel[at]), panel + (at &+ 2), stride: 2, x0, x1, x2,
-                                           columns)
+                            let start = (v >> 1) &* (1 &+ columns) &* 2 &+ (v & 1)
+                            return tile1x3(m, (panel[start], panel[start], panel[start]), panel + (start &+ 2), stride: 2,
+                                           x0, x1, x2, columns)
                         }
                         let a0 = pair(0), a1 = pair(1), b0 = pair(2), b1 = pair(3)
                         @inline(always) func finishStream(_ j: Int, _ sums: (Vec, Vec, Vec, Vec)) {
@@ -283,9 +283,9 @@ extension LSTMCell {
                     let x0 = chunk.row(j), x1 = chunk.row(j &+ 1), x2 = chunk.row(j &+ 2)
                     for g in 0..<gates {
                         // Gate g, or in halves the vector g of the sums.
-                        let at = M.lstmHalves ? (g >> 1) &* second &+ (g & 1) : g
-                        var a0 = panel[at], a1 = a0, a2 = a0, z0 = Vec(), z1 = z0, z2 = z0
-                        chains1x3(m, &a0, &a1, &a2, &z0, &z1, &z2, panel + (M.lstmHalves ? at &+ 2 : gates &+ g),
+                        let start = M.lstmHalves ? (g >> 1) &* second &+ (g & 1) : g
+                        var a0 = panel[start], a1 = a0, a2 = a0, z0 = Vec(), z1 = z0, z2 = z0
+                        chains1x3(m, &a0, &a1, &a2, &z0, &z1, &z2, panel + (M.lstmHalves ? start &+ 2 : gates &+ g),
                                   stride: M.lstmHalves ? 2 : gates, x0, x1, x2, inputs)
                         let to = sums + (j &* perStep &+ b &* sumVectors &+ g)
                         to[0] = a0; to[4] = z0
