@@ -52,12 +52,9 @@ enum LSTMCell {
             if M.lstmHalves {
                 // Units 0-7, then 8-15, each finished after its own pass, so
                 // that its activations overlap the next pass's loads.
-                let second = panel + (1 &+ columns) &* 2
-                var a0 = panel[0], a1 = panel[1]
-                accumulatePair(m, &a0, &a1, panel + 2, stride: 2, xh, columns)
+                let (a0, a1) = halfSums(m, panel, xh, columns)
                 finishHalves(m, a0, a1, c + b &* lanes, hNext + b &* lanes)
-                var b0 = second[0], b1 = second[1]
-                accumulatePair(m, &b0, &b1, second + 2, stride: 2, xh, columns)
+                let (b0, b1) = halfSums(m, panel + (1 &+ columns) &* 2, xh, columns)
                 finishHalves(m, b0, b1, c + (b &* lanes &+ 8), hNext + (b &* lanes &+ 8))
             } else {
                 var i = panel[0], f = panel[1], g = panel[2], o = panel[3]
@@ -71,8 +68,7 @@ enum LSTMCell {
             // At most 8 units: the gates two to a vector (accumulate4's sums).
             if M.lstmHalves {
                 // The first half's panel holds them so.
-                var a0 = panel[0], a1 = panel[1]
-                accumulatePair(m, &a0, &a1, panel + 2, stride: 2, xh, columns)
+                let (a0, a1) = halfSums(m, panel, xh, columns)
                 finishHalves(m, a0, a1, c + b &* lanes, hNext + b &* lanes)
             } else {
                 var a0 = halvesAt(panel, 0), a1 = halvesAt(panel, 2), z0 = Vec(), z1 = Vec()
@@ -83,18 +79,24 @@ enum LSTMCell {
         if hNext != h { copyVectors(h, hNext, blocks &* lanes) }
     }
 
-    /// A block's gate sums i, f, g, o over `columns` columns of [x | h], from
-    /// a panel in halves (Panels.swift): two passes of two vectors,
-    /// i | f and g | o of units 0-7, then of units 8-15; the sums of
-    /// accumulate4, lane by lane.
+    /// The sums i | f and g | o of one half of a block (Panels.swift) over
+    /// `columns` columns of [x | h]: one pass of two vectors, the sums of
+    /// accumulate4 in those lanes.
+    @inlinable @inline(always)
+    static func halfSums<M: MultiplyAdd>(_ m: M.Type, _ half: UnsafePointer<Vec>, _ xh: UnsafePointer<Float>,
+                                         _ columns: Int) -> (Vec, Vec) {
+        var a0 = half[0], a1 = half[1]
+        accumulatePair(m, &a0, &a1, half + 2, stride: 2, xh, columns)
+        return (a0, a1)
+    }
+
+    /// A block's gate sums i, f, g, o from a panel in halves: units 0-7,
+    /// then 8-15.
     @inlinable @inline(always)
     static func sumsInHalves<M: MultiplyAdd>(_ m: M.Type, _ panel: UnsafePointer<Vec>, _ xh: UnsafePointer<Float>,
                                              _ columns: Int) -> (Vec, Vec, Vec, Vec) {
-        let second = panel + (1 &+ columns) &* 2
-        var a0 = panel[0], a1 = panel[1]
-        accumulatePair(m, &a0, &a1, panel + 2, stride: 2, xh, columns)
-        var b0 = second[0], b1 = second[1]
-        accumulatePair(m, &b0, &b1, second + 2, stride: 2, xh, columns)
+        let (a0, a1) = halfSums(m, panel, xh, columns)
+        let (b0, b1) = halfSums(m, panel + (1 &+ columns) &* 2, xh, columns)
         return joinHalves(a0, a1, b0, b1)
     }
 
