@@ -23,9 +23,15 @@
  * The machine is shared and noisy, so the contenders are interleaved: each
  * round runs every contender for a slice of about 200 us, in a rotating
  * order, and the tables give medians over the rounds with their p10-p90
- * spread, and the ratios of medians. GB/s is weight bytes per step over
- * time per step. A second table runs recur_step with the caller's stack at
- * 64 offsets 16 bytes apart and gives max / min of the medians. With
+ * spread. A ratio is the median over the rounds of the two contenders'
+ * ratio in the round: they ran within a millisecond of each other, so
+ * they share the machine's state (this machine kind runs at one of two
+ * speeds, about 1.35x apart, for seconds at a time), which a ratio of two
+ * medians, each perhaps from the other speed, does not. GB/s is weight
+ * bytes per step over time per step. A second table runs recur_step with
+ * the caller's stack at 64 offsets 16 bytes apart and gives max / min
+ * over the offsets of each one's median time relative to its round's
+ * median offset (the same guard: a round takes about 6 ms). With
  * RESULTS_CSV set, every row is also written there (bench/chart.py draws
  * it).
  *
@@ -177,6 +183,14 @@ static void stats(double *v, int n, double *med, double *p10, double *p90) {
     *p90 = v[(n * 9) / 10];
 }
 
+/* Median over n rounds of t[a][r] / t[b][r] (t holds `rounds` per contender). */
+static double ratio(const double *t, int rounds, int a, int b, int n) {
+    double v[n], med, lo, hi;
+    for (int r = 0; r < n; r++) v[r] = t[a * rounds + r] / t[b * rounds + r];
+    stats(v, n, &med, &lo, &hi);
+    return med;
+}
+
 static int load(subject *s, const char *dir, int gru, int in, int hid) {
     char path[4096];
     int G = gru ? 3 : 4;
@@ -320,6 +334,8 @@ static int weights_table(const char *dir, const int (*sizes)[2], int nsizes, int
                     int w = (r + j) % WEIGHT_TYPES;
                     t[w * rounds + r] = step_slice(streams[w], xs, in, ys, hid, steps[w]);
                 }
+            double speedup[WEIGHT_TYPES];  /* float32's time over each one's, round by round */
+            for (int w = 1; w < WEIGHT_TYPES; w++) speedup[w] = ratio(t, rounds, 0, w, n);
             double med[WEIGHT_TYPES], lo[WEIGHT_TYPES], hi[WEIGHT_TYPES];
             for (int w = 0; w < WEIGHT_TYPES; w++) stats(t + w * rounds, n, &med[w], &lo[w], &hi[w]);
             /* Weight bytes per step: the matrices at 4, 2 and 1 bytes, plus float32 biases (and int8 scales). */
@@ -331,7 +347,7 @@ static int weights_table(const char *dir, const int (*sizes)[2], int nsizes, int
                                           : matrices + 4 * vectors * 2;
             printf("| %s | %d,%d |", gru ? "gru" : "lstm", in, hid);
             for (int w = 0; w < 3; w++) printf(" %.0f [%.0f-%.0f] |", med[w], lo[w], hi[w]);
-            printf(" %.2f | %.2f | %.2f | %.2f |", med[0] / med[1], med[0] / med[2], med[0] / med[3], med[0] / med[4]);
+            printf(" %.2f | %.2f | %.2f | %.2f |", speedup[1], speedup[2], speedup[3], speedup[4]);
             for (int w = 0; w < 3; w++) printf(" %.1f |", bytes[w] / med[w]);
             printf("\n");
             if (csv)
@@ -382,6 +398,8 @@ int main(int argc, char **argv) {
                     t[c * rounds + r] = (now_ns() - t0) / s.steps[c];
                 }
             }
+            double ratios[4] = {ratio(t, rounds, 0, 3, n), ratio(t, rounds, 0, 2, n), ratio(t, rounds, 1, 0, n),
+                                rtn ? ratio(t, rounds, 0, CONTENDERS - 1, n) : 0};
             double med[CONTENDERS], lo[CONTENDERS], hi[CONTENDERS];
             for (int c = 0; c < CONTENDERS; c++) stats(t + c * rounds, n, &med[c], &lo[c], &hi[c]);
             double bytes = 4.0 * (gru ? 3 : 4) * sizes[k][1] * (sizes[k][0] + sizes[k][1] + 2);
@@ -391,8 +409,8 @@ int main(int argc, char **argv) {
             printf("| %s | %d,%d | %.0f KB | %s | %s | %s | %s |", gru ? "gru" : "lstm", sizes[k][0], sizes[k][1],
                    bytes / 1024, cells[0], cells[1], cells[2], cells[3]);
             if (rtn) printf(" %s |", cells[CONTENDERS - 1]);
-            printf(" %.2f | %.2f | %.2f |", med[0] / med[3], med[0] / med[2], med[1] / med[0]);
-            if (rtn) printf(" %.2f |", med[0] / med[CONTENDERS - 1]);
+            printf(" %.2f | %.2f | %.2f |", ratios[0], ratios[1], ratios[2]);
+            if (rtn) printf(" %.2f |", ratios[3]);
             printf(" %.1f |\n", bytes / med[0]);
             if (csv)
                 for (int c = 0; c < CONTENDERS; c++)
@@ -402,8 +420,8 @@ int main(int argc, char **argv) {
         }
     }
 
-    printf("\nrecur_step with the caller's stack at 64 offsets, 16 bytes apart (medians of %d rounds each)\n\n",
-           rounds);
+    printf("\nrecur_step with the caller's stack at 64 offsets, 16 bytes apart (medians of %d rounds each; "
+           "max/min of each offset's median time relative to its round's median offset)\n\n", rounds);
     printf("| cell | I,H | fastest offset ns | slowest offset ns | max/min |\n| --- | --- | --- | --- | --- |\n");
     for (int gru = 0; gru <= 1; gru++) {
         for (int k = 0; k < 3; k++) {
@@ -426,15 +444,29 @@ int main(int argc, char **argv) {
                     int off = (j + r * 7) % 64;
                     by[off * n + r] = at_depth(&s, off * 16, steps);
                 }
+            /* max/min: each offset's time over the round's median offset,
+             * its median over the rounds, so that rounds at the machine's
+             * slower speed (see the top) do not count as an offset's. */
+            double *scaled = malloc(sizeof(double) * 64 * n), row[64];
+            for (int r = 0; r < n; r++) {
+                for (int off = 0; off < 64; off++) row[off] = by[off * n + r];
+                double mid, lo, hi;
+                stats(row, 64, &mid, &lo, &hi);
+                for (int off = 0; off < 64; off++) scaled[off * n + r] = by[off * n + r] / mid;
+            }
+            double low = INFINITY, high = 0;
             for (int off = 0; off < 64; off++) {
                 double med, lo, hi;
                 stats(by + off * n, n, &med, &lo, &hi);
                 if (med < best) best = med;
                 if (med > worst) worst = med;
+                stats(scaled + off * n, n, &med, &lo, &hi);
+                if (med < low) low = med;
+                if (med > high) high = med;
             }
-            free(by);
+            free(by), free(scaled);
             printf("| %s | %d,%d | %.1f | %.1f | %.2f |\n", gru ? "gru" : "lstm", sizes[k][0], sizes[k][1], best, worst,
-                   worst / best);
+                   high / low);
             release(&s);
         }
     }
