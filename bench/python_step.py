@@ -2,7 +2,9 @@
 raw ctypes call of recur_step set up once (argtypes declared, as a ctypes
 user writes it), the same call with no argtypes (every argument a ctypes
 object: what Stream.step does inside), and Stream.run per step, in one
-process, interleaved over many rounds; medians and spread (ns per call).
+process, interleaved over many rounds; medians and spread (ns per call),
+and each call's ratio to the floor as the median of its per-round ratios
+(as bench/bench.c: the machine switches between two speeds).
 
     make bench-python        (or: python bench/python_step.py [ROUNDS])
 
@@ -72,13 +74,14 @@ def main(rounds=64, calls=2000):
             t = time.perf_counter_ns()
             fn()
             times[name].append((time.perf_counter_ns() - t) / calls)
-    floor = statistics.median(times["ctypes recur_step (floor)"])
+    floor = times["ctypes recur_step (floor)"]
     print(f"| call | ns per step (median) | spread (p10-p90) | / floor |")
     print(f"| --- | --- | --- | --- |")
     for name, ts in times.items():
-        ts.sort()
+        ratio = statistics.median(t / f for t, f in zip(ts, floor))
+        ts = sorted(ts)
         med = statistics.median(ts)
-        print(f"| {name} | {med:.0f} | {ts[len(ts) // 10]:.0f}-{ts[len(ts) * 9 // 10]:.0f} | {med / floor:.2f} |")
+        print(f"| {name} | {med:.0f} | {ts[len(ts) // 10]:.0f}-{ts[len(ts) * 9 // 10]:.0f} | {ratio:.2f} |")
 
 
 if __name__ == "__main__":
